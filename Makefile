@@ -38,6 +38,7 @@ test: venv data
 figures: venv data
 	$(BIN)/python scripts/run_notebooks.py --scale ci
 	$(BIN)/python scripts/run_notebooks.py --scale paper
+	$(BIN)/python scripts/figure_index.py
 	$(BIN)/python -m dlnlib.figures report
 
 bench: venv

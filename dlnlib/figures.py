@@ -94,6 +94,7 @@ def save_figure(fig, fig_id: str, scale: str, params: dict | None = None, runtim
     fig.savefig(d / f"{fig_id}.pdf", metadata=meta)
     fig.savefig(d / f"{fig_id}.png", metadata={"Software": None})
     info = {"figure": fig_id, "scale": scale, "device": device_name(), "caption": caption,
+            "notebook": os.environ.get("DLN_NOTEBOOK", ""),
             "runtime_s": None if runtime_s is None else round(runtime_s, 2), "params": _jsonable(params or {})}
     (d / f"{fig_id}.json").write_text(json.dumps(info, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     return d / f"{fig_id}.pdf"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ def main() -> int:
     for nb in nbs:
         t0 = time.perf_counter()
         print(f"[{args.scale}] {nb.name} ...", flush=True)
+        os.environ["DLN_NOTEBOOK"] = nb.name  # recorded by dlnlib.figures.save_figure
         try:
             pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters={"scale": args.scale},
                                 cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
