@@ -147,9 +147,15 @@ def cdln(surrogate: Tensor | Problem, r_hat: int, depth: int, eps: float, alpha=
         raise ValueError(f"r_hat = {r_hat} is below the target rank r = {r}; C-DLN needs r <= r_hat <= d.")
     check_rank(r_hat, S.shape[-2], S.shape[-1], "r_hat")
     U, _, V = spectral_factors(S, r_hat)
+    batch = tuple(S.shape[:-2])
+    if isinstance(alpha, Tensor) and alpha.ndim:  # an α grid on one surrogate: one network per α
+        batch = tuple(torch.broadcast_shapes(batch, alpha.shape))
+        alpha = alpha.to(dtype=S.dtype, device=S.device)
     s = eps if scale_outer else 1.0
-    eye = torch.eye(r_hat, dtype=S.dtype, device=S.device).expand(S.shape[:-2] + (r_hat, r_hat))
-    Ws = [s * V.transpose(-1, -2).contiguous()] + [eps * eye.clone() for _ in range(depth - 2)] + [s * U.contiguous()]
+    eye = torch.eye(r_hat, dtype=S.dtype, device=S.device).expand(batch + (r_hat, r_hat))
+    Vt = V.transpose(-1, -2).expand(batch + (r_hat, S.shape[-1]))
+    U = U.expand(batch + (S.shape[-2], r_hat))
+    Ws = [s * Vt.contiguous()] + [eps * eye.clone() for _ in range(depth - 2)] + [s * U.contiguous()]
     scales = [alpha] + [1.0] * (depth - 2) + [alpha]
     return DLN(Ws, scales, name=name)
 

@@ -171,8 +171,8 @@ class Factorisation(Problem):
 
     >>> P = Factorisation(torch.eye(2, dtype=torch.float64))
     >>> loss, G = P.loss_grad(torch.zeros(2, 2, dtype=torch.float64))
-    >>> float(loss), G.tolist()
-    (1.0, [[-1.0, -0.0], [-0.0, -1.0]])
+    >>> float(loss), (G + 0.0).tolist()
+    (1.0, [[-1.0, 0.0], [0.0, -1.0]])
     """
 
     target: Tensor

@@ -18,7 +18,7 @@ def kwon_thm1(sigma_star, r_hat: int, depth: int, eps: float, eta: float, T: int
     ``λ_i(t) = λ_i(t−1)(1 − η(λ_i^L − σ_i*)λ_i^{L−2})``, ``β(t) = β(t−1)(1 − ηβ^{2(L−1)})``, ``λ_i(0) = β(0) = ε``.
 
     >>> kwon_thm1([1.0], 2, 2, 0.5, 0.1, 1).round(6).tolist()
-    [[0.25, 0.25], [0.30625, 0.246881]]
+    [[0.25, 0.25], [0.288906, 0.237656]]
     """
     return kwon_alpha(sigma_star, r_hat, depth, eps, eta, 1.0, T, loss_scale)
 
@@ -63,7 +63,7 @@ def lop_rho(eps: float, eta: float, depth: int, T: int, weight_decay: float = 0.
     Case 2 (wide target, ``d_y = r < d_x``): ``ρ(t) = ε(1 − ηλ)^t``.
 
     >>> lop_rho(0.5, 0.1, 2, 2).round(8).tolist()
-    [0.5, 0.4875, 0.47591705]
+    [0.5, 0.4875, 0.47591426]
     """
     rho = np.empty(T + 1)
     rho[0] = eps
