@@ -45,7 +45,8 @@ bench: venv
 	$(BIN)/python benchmarks/bench_train.py
 
 lab: venv
-	$(BIN)/python -m jupyter lab --no-browser --notebook-dir=notebooks
+	@echo "JupyterLab on the notebooks (kernel: this venv). Open the URL printed below."
+	$(BIN)/python -m jupyter lab --no-browser --allow-root --ip=127.0.0.1 --notebook-dir=notebooks
 
 strip: venv
 	$(BIN)/python scripts/strip_notebooks.py notebooks/*.ipynb

@@ -1,0 +1,82 @@
+"""Explorers: built without a browser, controls set, results and plots checked."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from dlnlib import explore as E
+
+widgets = pytest.importorskip("ipywidgets")
+
+
+@pytest.fixture(autouse=True)
+def _no_disk_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLN_CACHE_DIR", str(tmp_path))
+
+
+def _controls(w):
+    return {c.description: c for c in w.kwargs_widgets if hasattr(c, "description")}
+
+
+def _lines(fig):
+    return [l.get_ydata().copy() for ax in fig.axes for l in ax.lines]
+
+
+def test_cdln_explorer_runs_and_replots_on_change():
+    w = E.cdln_explorer()
+    c = _controls(w)
+    c["d"].value, c["r"].value, c["r̂"].value, c["iterations"].value = 12, 2, 4, 300
+    c["ε"].value = 0.3
+    w.update()
+    first = w.result
+    assert first is not None and len(first.axes) == 2
+    c["α"].value = 3.0
+    w.update()
+    second = w.result
+    assert second is not first
+    a, b = _lines(first), _lines(second)
+    assert any(x.shape != y.shape or not np.allclose(x, y) for x, y in zip(a, b))
+
+
+def test_cdln_explorer_bad_controls_show_message(capsys):
+    w = E.cdln_explorer()
+    c = _controls(w)
+    c["d"].value, c["r"].value, c["r̂"].value, c["iterations"].value = 12, 3, 2, 50
+    w.update()
+    assert w.result is None
+    assert "r_hat = 2 is below the target rank r = 3" in capsys.readouterr().out
+
+
+def test_cdln_explorer_divergence_shows_message(capsys):
+    w = E.cdln_explorer()
+    c = _controls(w)
+    c["d"].value, c["r"].value, c["r̂"].value, c["iterations"].value = 12, 2, 4, 300
+    c["η"].value, c["ε"].value = 10.0, 1.0
+    w.update()
+    assert w.result is None
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_lop_explorer_overlays_rho():
+    w = E.lop_explorer()
+    c = _controls(w)
+    c["d"].value, c["r"].value, c["iterations"].value = 10, 2, 30
+    w.update()
+    fig = w.result
+    assert fig is not None
+    res = E.compute_lop(3, 10, 2, 0.5, 0.1, 0.0, 30, 0)
+    mid = res.layer_sv[:, 0, 2:-2]  # the d - 2r invariant singular values equal rho(t)
+    np.testing.assert_allclose(mid, np.repeat(res.rho[:, None], mid.shape[1], 1), rtol=1e-9)
+
+
+def test_collapse_explorer_fits_rate():
+    w = E.collapse_explorer()
+    c = _controls(w)
+    c["L"].value, c["iterations"].value = 4, 300
+    w.update()
+    assert w.result is not None
+    res = E.compute_collapse(4, 0.5, "orthogonal", 5, 10, 1.0, 300, 0)
+    assert res["D"].shape == (4,) and 0 <= res["r2"] <= 1
