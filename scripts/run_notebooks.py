@@ -35,7 +35,7 @@ def main() -> int:
         os.environ["DLN_NOTEBOOK"] = nb.name  # recorded by dlnlib.figures.save_figure
         try:
             pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters={"scale": args.scale},
-                                cwd=str(nb.parent), kernel_name="python3", progress_bar=False)
+                                cwd=str(nb.parent), kernel_name="python3", language="python", progress_bar=False)
             status = "ok"
         except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
             failed.append(nb.name)
