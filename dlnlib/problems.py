@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 import torch
@@ -270,12 +271,15 @@ def bernoulli_mask(d_out: int, d_in: int, p: float, seed=None, *, batch=(), dtyp
 
 
 def exact_count_mask(d_out: int, d_in: int, p: float, seed=None, *, batch=(), dtype=None, device=None) -> Tensor:
-    """Exactly ``floor(p·d_out·d_in)`` entries observed, uniformly without replacement (the official codes)."""
+    """Exactly ``floor(p·d_out·d_in)`` entries observed, uniformly without replacement (the official codes).
+
+    The count is computed from the decimal ``p`` exactly (``p = 0.57``, ``10×10``: 57 entries).
+    """
     dtype, device = resolve(dtype, device)
     if not 0.0 < p <= 1.0:
         raise ValueError(f"sampling probability p must be in (0, 1], got {p}.")
     n = d_out * d_in
-    k = int(math.floor(p * n))
+    k = math.floor(Fraction(str(float(p))) * n)  # exact: floor(0.57·100) = 57, not 56 as in float arithmetic
     if k == 0:
         raise ValueError(f"p = {p} observes no entry of a {d_out}×{d_in} matrix; raise p.")
     g = make_generator(seed)
