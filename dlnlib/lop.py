@@ -1,0 +1,364 @@
+"""Law of Parsimony checks (THEORY §2): invariant blocks, ρ(t), the width-2r̂ compressed net, SVD evolution.
+
+The theorem says that, for whitened regression (equivalently deep MF with target ``Φ = YXᵀ``) trained by GD
+from an ε-orthogonal init, every factor acts on a fixed ``m``-dimensional block as ``ρ(t)·`` a fixed isometry:
+``W_l(t) V_{l,2} = ρ(t) U_{l,2}`` and ``W_l(t)ᵀ U_{l,2} = ρ(t) V_{l,2}`` (bases from :func:`dlnlib.networks.lop_basis`).
+
+Recording and comparing are separate so a check can be fed any recursion (a perturbed one in the tests):
+
+- :func:`record_lop` trains a wide DLN and records, per recorded ``t`` and layer ``l``, the block's projection
+  coefficient ``ρ̂_l(t) = tr(U_{l,2}ᵀ W_l V_{l,2})/m``, the leakage ``‖W_l V_{l,2} − ρ̂ U_{l,2}‖_F`` (and of
+  ``W_lᵀ``), and all singular values;
+- :func:`block_error` and :func:`sv_error` compare a record with a given ``ρ(t)`` array.
+
+Because ``W V₂ − ρ̂ U₂`` is orthogonal (trace inner product) to ``U₂``, ``‖W V₂ − ρU₂‖_F² = leak² + m(ρ̂ − ρ)²``
+exactly, so :func:`block_error` needs no cancellation-prone subtraction of large numbers.
+
+Numerical floor. Every entry of ``W_l V_{l,2}`` is formed from ``W_l`` (size ``‖W_l‖``) and rounding adds
+``≈ u·‖W_l‖`` (``u = 1.1e-16``), as does each GD update; relative to ``ρ`` the floor is ``≈ u‖W_l‖/ρ·(small
+growth with t)``. SVD-computed singular values have backward error ``≈ u‖W_l‖₂`` absolute (Weyl), so the
+relative accuracy of a singular value ``ρ`` is ``≈ u‖W_l‖₂/ρ``; :func:`sv_floor` returns that bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ._util import Tensor, make_generator
+from .networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
+from .problems import Factorisation, Problem, Regression, low_rank_target, whiten
+from .train import GD, train
+
+U_ROUND = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64
+
+
+# ----------------------------------------------------------------------------------------------
+# Problems
+# ----------------------------------------------------------------------------------------------
+
+
+def lop_problem(d: int, r: int, seed: int, *, case: int = 1, sigma: Sequence[float] | None = None,
+                N: int | None = None, normalisation: str = "sum") -> tuple[Problem, Tensor]:
+    """A problem meeting the theorem's assumptions and its ``Φ = YXᵀ``.
+
+    Case 1: ``Φ (d, d)`` of rank ``r``; Case 2: ``Φ (r, d)`` with ``d_y = r < d``. ``sigma``: the ``r`` singular
+    values of ``Φ`` (default ``r, …, 1``). ``N=None``: the MF form ``½‖W − Φ‖²``; ``N >= d``: whitened regression
+    with Gaussian ``X (d, N)`` whitened by :func:`dlnlib.problems.whiten` and ``Y = Φ X_w``; the returned ``Φ``
+    is then ``Y X_wᵀ`` (equal to the chosen ``Φ`` up to rounding).
+
+    >>> P, Phi = lop_problem(6, 2, 0, case=2, N=10)
+    >>> tuple(Phi.shape), P.shape
+    ((2, 6), (2, 6))
+    """
+    d_y = d if case == 1 else r
+    if case not in (1, 2):
+        raise ValueError("case must be 1 (square rank-r Φ) or 2 (wide Φ with d_y = r).")
+    Phi = low_rank_target(d_y, d, r, sigma, seed=seed)
+    if N is None:
+        return Factorisation(Phi, normalisation), Phi
+    g = make_generator(seed + 7919)
+    X = torch.randn(d, N, generator=g, dtype=Phi.dtype).to(Phi.device)
+    Xw, _ = whiten(X)
+    Y = Phi @ Xw
+    P = Regression(Xw, Y, normalisation)
+    return P, P.surrogate()
+
+
+def gaussian_regression(d_x: int, d_y: int, N: int, seed: int, *, whitened: bool = False,
+                        normalisation: str = "mean") -> Regression:
+    """The talk's T5 data: ``X (d_x, N)`` and ``Y (d_y, N)`` i.i.d. standard Gaussian, ``X`` optionally whitened."""
+    g = make_generator(seed)
+    X = torch.randn(d_x, N, generator=g, dtype=torch.float64)
+    Y = torch.randn(d_y, N, generator=g, dtype=torch.float64)
+    if whitened:
+        X, _ = whiten(X)
+    from ._util import default_device
+    dev = default_device()
+    return Regression(X.to(dev), Y.to(dev), normalisation)
+
+
+# ----------------------------------------------------------------------------------------------
+# Recursions
+# ----------------------------------------------------------------------------------------------
+
+
+def lop_rho_momentum(eps: float, eta: float, depth: int, T: int, momentum: float, weight_decay: float = 0.0,
+                     case: int = 1, loss_scale: float = 1.0) -> np.ndarray:
+    """ρ(t) for heavy-ball GD (:class:`dlnlib.train.GD` with ``momentum = μ``), ``t = 0..T``.
+
+    My derivation (not in the sources): on the invariant block the gradient is ``c·ρ^{2L−1}`` times the block
+    isometry (Case 1; 0 in Case 2), so the velocity stays a multiple of it and
+    ``v(t) = μ v(t−1) + c ρ(t)^{2L−1}`` (``v(−1) = 0``), ``ρ(t+1) = (1 − ηλ) ρ(t) − η v(t)``.
+    With ``μ = 0`` this is :func:`dlnlib.theory.lop_rho`.
+
+    >>> lop_rho_momentum(0.5, 0.1, 2, 2, 0.0).round(8).tolist()
+    [0.5, 0.4875, 0.47591426]
+    """
+    rho = np.empty(T + 1)
+    rho[0] = eps
+    v = 0.0
+    for t in range(T):
+        g = loss_scale * rho[t] ** (2 * depth - 1) if case == 1 else 0.0
+        v = momentum * v + g
+        rho[t + 1] = (1.0 - eta * weight_decay) * rho[t] - eta * v
+    return rho
+
+
+# ----------------------------------------------------------------------------------------------
+# Recording the invariant block during training
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoPRecord:
+    """What :func:`record_lop` measured.
+
+    ``iterations (K,)``; ``rho_hat (K, L)`` ``tr(U_{l,2}ᵀ W_l V_{l,2})/m``; ``leak (K, L)`` ``max(‖W_l V₂ − ρ̂U₂‖_F,
+    ‖W_lᵀU₂ − ρ̂V₂‖_F)`` (absolute); ``sv (K, L, n)`` singular values of each factor (descending, NaN-padded);
+    ``loss (K,)``; ``m`` the block dimension; ``case``; ``zero_block (K,)`` Case 2 only: ``‖W_L V_{L,2}‖_F/‖W_L‖_F``
+    (the theorem: 0); ``end_to_end (K, d_L, d_0)`` when kept.
+    """
+
+    iterations: np.ndarray
+    rho_hat: np.ndarray
+    leak: np.ndarray
+    sv: np.ndarray
+    loss: np.ndarray
+    m: int
+    case: int
+    zero_block: np.ndarray | None = None
+    end_to_end: np.ndarray | None = None
+
+    @property
+    def rho_layers(self) -> int:
+        """Number of factors carrying ρ: ``L`` (Case 1) or ``L − 1`` (Case 2)."""
+        return self.rho_hat.shape[1] if self.case == 1 else self.rho_hat.shape[1] - 1
+
+
+def _block_recorder(basis: LoPBasis):
+    m = basis.m
+
+    def f(net: DLN, W, loss):
+        out = []
+        for l, Wl in enumerate(net.weights, start=1):
+            V2, U2 = basis.V2(l), basis.U2[l - 1]
+            WV = Wl @ V2
+            WtU = Wl.transpose(-1, -2) @ U2
+            rh = (U2 * WV).sum() / m
+            leak = torch.maximum(torch.linalg.matrix_norm(WV - rh * U2), torch.linalg.matrix_norm(WtU - rh * V2))
+            out.append(torch.stack([rh, leak, torch.linalg.matrix_norm(WV) / torch.linalg.matrix_norm(Wl)]))
+        return torch.stack(out)
+    return f
+
+
+def record_lop(problem: Problem, widths: Sequence[int], eps: float, eta: float, T: int, *, seed: int = 0,
+               weight_decay: float = 0.0, momentum: float = 0.0, record_at=40, r_hat: int | None = None,
+               keep_end_to_end: bool = False) -> tuple[LoPRecord, LoPBasis]:
+    """Train the wide DLN (ε-orthogonal init, ``widths = [d, …, d, d_y]``) with GD and record the invariant block.
+
+    The bases come from :func:`dlnlib.networks.lop_basis` at ``t = 0`` with ``Φ = problem.surrogate()``
+    (``r_hat`` cuts the block to ``d − 2r̂``). ``eta`` is the step on the problem's loss normalisation.
+    Case 2 is detected from ``d_y < d``: the last factor is then recorded as ``zero_block`` instead.
+    """
+    net = wide_dln(list(widths), eps, seed=seed)
+    Phi = problem.surrogate()
+    basis = lop_basis(net.weights, Phi, r_hat)
+    case = 1 if widths[-1] == widths[0] else 2
+    recs = {"block": _block_recorder(basis)}
+    if keep_end_to_end:
+        recs["e2e"] = lambda n, W, loss: W.clone()
+    h = train(net, problem, GD(eta, weight_decay=weight_decay, momentum=momentum), T, record_at=record_at,
+              record=("loss", "layer_sv"), recorders=recs)
+    b = h["block"]
+    return LoPRecord(h.iterations, b[..., 0], b[..., 1], h["layer_sv"], h.loss, basis.m, case,
+                     b[:, -1, 2] if case == 2 else None, h["e2e"] if keep_end_to_end else None), basis
+
+
+def _aligned(rec_iterations: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """``ρ`` given for ``t = 0..T`` (``T`` ≥ the last recorded iteration), read at the recorded iterations."""
+    rho = np.asarray(rho, dtype=np.float64)
+    if rho.ndim != 1 or rho.shape[0] <= rec_iterations.max():
+        raise ValueError(f"rho must list ρ(t) for t = 0..T with T >= {rec_iterations.max()}, got shape {rho.shape}.")
+    return rho[rec_iterations]
+
+
+def block_error(rec: LoPRecord, rho: np.ndarray) -> np.ndarray:
+    """``max(‖W_l V₂ − ρU₂‖_F, ‖W_lᵀU₂ − ρV₂‖_F)/(ρ√m)`` per recorded ``t`` and ρ-carrying layer: ``(K, L')``.
+
+    ``rho``: the predicted ``ρ(t)`` for ``t = 0..T`` (e.g. :func:`dlnlib.theory.lop_rho`).
+    """
+    p = _aligned(rec.iterations, rho)[:, None]
+    k = rec.rho_layers
+    rh, lk = rec.rho_hat[:, :k], rec.leak[:, :k]
+    return np.sqrt(lk**2 + rec.m * (rh - p) ** 2) / (np.abs(p) * np.sqrt(rec.m))
+
+
+def sv_error(rec: LoPRecord, rho: np.ndarray) -> np.ndarray:
+    """For each ``t`` and ρ-carrying layer, the ``m``-th smallest ``|σ_i(W_l) − ρ|/ρ``: ``(K, L')``.
+
+    It is ≤ τ iff at least ``m`` singular values lie within relative distance τ of ``ρ(t)``.
+    """
+    p = _aligned(rec.iterations, rho)[:, None, None]
+    k = rec.rho_layers
+    s = rec.sv[:, :k, :]
+    dev = np.abs(s - p) / np.abs(p)
+    dev = np.where(np.isnan(dev), np.inf, dev)
+    return np.sort(dev, axis=-1)[..., rec.m - 1]
+
+
+def sv_floor(rec: LoPRecord, rho: np.ndarray) -> float:
+    """The a-priori accuracy of SVD-computed singular values equal to ρ: ``max_t,l n·u·‖W_l‖₂/ρ``."""
+    p = _aligned(rec.iterations, rho)[:, None]
+    k = rec.rho_layers
+    n = rec.sv.shape[-1]
+    return float(np.max(n * U_ROUND * np.nanmax(rec.sv[:, :k, :], axis=-1) / np.abs(p)))
+
+
+def rho_positions(rec: LoPRecord, rho: np.ndarray, tol: float = 1e-8) -> tuple[int, int]:
+    """Smallest and largest 0-based descending index of a singular value within ``tol`` of ρ (over all t>0, l)."""
+    p = _aligned(rec.iterations, rho)[:, None, None]
+    k = rec.rho_layers
+    hit = np.abs(rec.sv[1:, :k, :] - p[1:]) <= tol * np.abs(p[1:])
+    idx = np.nonzero(hit.any(axis=(0, 1)))[0]
+    return (int(idx.min()), int(idx.max())) if idx.size else (-1, -1)
+
+
+# ----------------------------------------------------------------------------------------------
+# The width-2r̂ compressed network of §2.5
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CompressedRecord:
+    """Wide versus compressed end-to-end matrices.
+
+    ``iterations (K,)``; ``diff (K, d_L, d_0)`` = ``W_{L:1}^{wide}(t) − W_comp(t)``; ``outer (d_L, d_0)`` =
+    ``U_{L,2}V_{1,2}ᵀ``; ``phi_norm`` ``‖Φ‖_F``; ``m``; ``depth``; losses of both; parameter counts.
+    """
+
+    iterations: np.ndarray
+    diff: np.ndarray
+    outer: np.ndarray
+    phi_norm: float
+    m: int
+    depth: int
+    loss_wide: np.ndarray
+    loss_comp: np.ndarray
+    params_wide: int
+    params_comp: int
+
+
+def record_compressed(Phi: Tensor, depth: int, eps: float, eta: float, T: int, *, r_hat: int | None = None,
+                      seed: int = 0, weight_decay: float = 0.0, record_at=30,
+                      normalisation: str = "sum") -> CompressedRecord:
+    """Train the wide ``d×d`` DLN and the §2.5 compressed net (frozen outer factors, width ``2r̂``) on MF of ``Φ``."""
+    d_out, d = Phi.shape
+    problem = Factorisation(Phi, normalisation)
+    wide = wide_dln([d] * depth + [d_out], eps, seed=seed)
+    basis = lop_basis(wide.weights, Phi, r_hat)
+    comp = lop_compressed(basis, depth, eps, gamma=0.0)
+    opt = lambda: GD(eta, weight_decay=weight_decay)
+    hw = train(wide, problem, opt(), T, record_at=record_at, recorders={"e2e": lambda n, W, l: W.clone()})
+    hc = train(comp, problem, opt(), T, record_at=record_at, recorders={"e2e": lambda n, W, l: W.clone()})
+    outer = (basis.U2[-1] @ basis.V12.T).cpu().numpy()
+    k = basis.V11.shape[1]
+    return CompressedRecord(hw.iterations, hw["e2e"] - hc["e2e"], outer, float(torch.linalg.matrix_norm(Phi)),
+                            basis.m, depth, hw.loss, hc.loss, wide.n_params, depth * k * k)
+
+
+def compressed_error(rec: CompressedRecord, rho: np.ndarray, relative_to: str = "phi") -> np.ndarray:
+    """``‖W^{wide}_{L:1}(t) − W_comp(t) − ρ(t)^L U_{L,2}V_{1,2}ᵀ‖_F`` divided by ``‖Φ‖_F`` (``relative_to="phi"``)
+    or by the correction's own size ``√m ρ(t)^L`` (``"rho"``): ``(K,)``."""
+    p = _aligned(rec.iterations, rho)
+    R = rec.diff - (p**rec.depth)[:, None, None] * rec.outer[None]
+    e = np.sqrt((R**2).sum((-2, -1)))
+    return e / (rec.phi_norm if relative_to == "phi" else np.sqrt(rec.m) * np.abs(p) ** rec.depth)
+
+
+# ----------------------------------------------------------------------------------------------
+# SVD evolution of one factor (talk T4–T6)
+# ----------------------------------------------------------------------------------------------
+
+
+def _sin_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between unit vectors (columns), sign-invariant and accurate near 0: ``atan2(‖a − (a·b)b‖, |a·b|)``."""
+    c = (a * b).sum(0)
+    s = np.linalg.norm(a - b * c, axis=0)
+    return np.arctan2(s, np.abs(c))
+
+
+def max_principal_angle(A: np.ndarray, B: np.ndarray) -> float:
+    """Largest principal angle between the spans of orthonormal ``A, B (n, k)``, via ``sin θ = ‖(I − AAᵀ)B‖₂``."""
+    if A.shape[1] == 0:
+        return 0.0
+    R = B - A @ (A.T @ B)
+    s = np.linalg.norm(R, 2)
+    c = np.linalg.svd(A.T @ B, compute_uv=False).min()
+    return float(np.arctan2(s, c))
+
+
+@dataclass
+class SVDEvolution:
+    """Singular values and vector angles of one factor over training.
+
+    ``iterations (K,)``; ``sv (K, n)``; ``right``/``left`` ``(K, 2k + 1)`` angles (radians) against the reference
+    iterate: columns ``0..k−1`` the top-``k`` vectors (per index), column ``k`` the largest principal angle of
+    the middle block (indices ``k..n−k−1``), columns ``k+1..2k`` the bottom ``k`` (per index); ``ref`` index.
+    Rows before ``ref`` are NaN (the init's SVD basis is arbitrary).
+    """
+
+    iterations: np.ndarray
+    sv: np.ndarray
+    right: np.ndarray
+    left: np.ndarray
+    k: int
+    ref: int
+
+
+def svd_evolution(iterations: np.ndarray, snapshots: np.ndarray, k: int, ref: int = 1) -> SVDEvolution:
+    """Angles of the SVD of ``snapshots (K, p, n)`` (one factor over time) against snapshot ``ref``.
+
+    The ε-orthogonal init has all singular values equal (its SVD basis is arbitrary), so the reference is the
+    first iterate after 0 by default (``ref = 1``); the middle block is compared as a subspace.
+    """
+    K, p, n = snapshots.shape
+    q = min(p, n)
+    U0, _, Vh0 = np.linalg.svd(snapshots[ref], full_matrices=False)
+    V0 = Vh0.T
+    sv = np.empty((K, q))
+    right = np.empty((K, 2 * k + 1))
+    left = np.empty((K, 2 * k + 1))
+    top, bot = slice(0, k), slice(q - k, q)
+    mid = slice(k, q - k)
+    for i in range(K):
+        U, s, Vh = np.linalg.svd(snapshots[i], full_matrices=False)
+        V = Vh.T
+        sv[i] = s
+        for out, A, A0 in ((right, V, V0), (left, U, U0)):
+            out[i, :k] = _sin_angle(A[:, top], A0[:, top])
+            out[i, k] = max_principal_angle(A0[:, mid], A[:, mid])
+            out[i, k + 1:] = _sin_angle(A[:, bot], A0[:, bot])
+    right[:ref] = np.nan
+    left[:ref] = np.nan
+    return SVDEvolution(np.asarray(iterations), sv, right, left, k, ref)
+
+
+def record_snapshots(problem: Problem, widths: Sequence[int], eps: float, eta: float, T: int, *, seed: int = 0,
+                     momentum: float = 0.0, weight_decay: float = 0.0, record_at=50, layers=(1,)) -> dict:
+    """Train the wide DLN and keep the factors ``layers`` (1-based) at the recorded iterations.
+
+    Returns ``{"iterations", "loss", "W": {l: (K, d_l, d_{l−1})}, "basis": LoPBasis or None}``.
+    """
+    net = wide_dln(list(widths), eps, seed=seed)
+    try:
+        basis = lop_basis(net.weights, problem.surrogate())
+    except ValueError:
+        basis = None
+    recs = {f"W{l}": (lambda l: (lambda n, W, loss: n.weights[l - 1].clone()))(l) for l in layers}
+    h = train(net, problem, GD(eta, weight_decay=weight_decay, momentum=momentum), T, record_at=record_at,
+              recorders=recs)
+    return {"iterations": h.iterations, "loss": h.loss, "W": {l: h[f"W{l}"] for l in layers}, "basis": basis}
