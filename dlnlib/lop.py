@@ -198,14 +198,15 @@ def block_error(rec: LoPRecord, rho: np.ndarray) -> np.ndarray:
 
 
 def sv_error(rec: LoPRecord, rho: np.ndarray) -> np.ndarray:
-    """For each ``t`` and ρ-carrying layer, the ``m``-th smallest ``|σ_i(W_l) − ρ|/ρ``: ``(K, L')``.
+    """For each ``t`` and ρ-carrying layer, the ``m``-th smallest ``|σ_i(W_l) − |ρ||/|ρ|``: ``(K, L')``.
 
-    It is ≤ τ iff at least ``m`` singular values lie within relative distance τ of ``ρ(t)``.
+    It is ≤ τ iff at least ``m`` singular values lie within relative distance τ of ``|ρ(t)|`` (ρ may change sign,
+    e.g. with momentum overshoot; the block then carries ``ρ`` times the isometry and singular values ``|ρ|``).
     """
-    p = _aligned(rec.iterations, rho)[:, None, None]
+    p = np.abs(_aligned(rec.iterations, rho))[:, None, None]
     k = rec.rho_layers
     s = rec.sv[:, :k, :]
-    dev = np.abs(s - p) / np.abs(p)
+    dev = np.abs(s - p) / p
     dev = np.where(np.isnan(dev), np.inf, dev)
     return np.sort(dev, axis=-1)[..., rec.m - 1]
 
@@ -220,9 +221,9 @@ def sv_floor(rec: LoPRecord, rho: np.ndarray) -> float:
 
 def rho_positions(rec: LoPRecord, rho: np.ndarray, tol: float = 1e-8) -> tuple[int, int]:
     """Smallest and largest 0-based descending index of a singular value within ``tol`` of ρ (over all t>0, l)."""
-    p = _aligned(rec.iterations, rho)[:, None, None]
+    p = np.abs(_aligned(rec.iterations, rho))[:, None, None]
     k = rec.rho_layers
-    hit = np.abs(rec.sv[1:, :k, :] - p[1:]) <= tol * np.abs(p[1:])
+    hit = np.abs(rec.sv[1:, :k, :] - p[1:]) <= tol * p[1:]
     idx = np.nonzero(hit.any(axis=(0, 1)))[0]
     return (int(idx.min()), int(idx.max())) if idx.size else (-1, -1)
 
@@ -319,11 +320,18 @@ class SVDEvolution:
     ref: int
 
 
-def svd_evolution(iterations: np.ndarray, snapshots: np.ndarray, k: int, ref: int = 1) -> SVDEvolution:
+def svd_evolution(iterations: np.ndarray, snapshots: np.ndarray, k: int, ref: int = 1, *,
+                  mid_value: float | None = None, mid_right: np.ndarray | None = None,
+                  mid_left: np.ndarray | None = None) -> SVDEvolution:
     """Angles of the SVD of ``snapshots (K, p, n)`` (one factor over time) against snapshot ``ref``.
 
     The ε-orthogonal init has all singular values equal (its SVD basis is arbitrary), so the reference is the
     first iterate after 0 by default (``ref = 1``); the middle block is compared as a subspace.
+
+    By default the middle block is indices ``k..q−k−1`` and is compared with the same block at ``ref``. Where the
+    structure is not exact (non-whitened data) that is ambiguous (an index can change block), so one may give
+    ``mid_value`` (the middle block = the ``q − 2k`` singular vectors whose singular values are nearest to it) and
+    fixed references ``mid_right (n, q−2k)`` / ``mid_left (p, q−2k)``, e.g. the theorem's ``V_{1,2}``, ``U_{1,2}``.
     """
     K, p, n = snapshots.shape
     q = min(p, n)
@@ -333,14 +341,17 @@ def svd_evolution(iterations: np.ndarray, snapshots: np.ndarray, k: int, ref: in
     right = np.empty((K, 2 * k + 1))
     left = np.empty((K, 2 * k + 1))
     top, bot = slice(0, k), slice(q - k, q)
-    mid = slice(k, q - k)
+    mid_idx = np.arange(k, q - k)
+    ref_mid = {"right": V0[:, mid_idx] if mid_right is None else mid_right,
+               "left": U0[:, mid_idx] if mid_left is None else mid_left}
     for i in range(K):
         U, s, Vh = np.linalg.svd(snapshots[i], full_matrices=False)
         V = Vh.T
         sv[i] = s
-        for out, A, A0 in ((right, V, V0), (left, U, U0)):
+        mid = mid_idx if mid_value is None else np.sort(np.argsort(np.abs(s - mid_value))[:q - 2 * k])
+        for out, A, A0, side in ((right, V, V0, "right"), (left, U, U0, "left")):
             out[i, :k] = _sin_angle(A[:, top], A0[:, top])
-            out[i, k] = max_principal_angle(A0[:, mid], A[:, mid])
+            out[i, k] = max_principal_angle(ref_mid[side], A[:, mid])
             out[i, k + 1:] = _sin_angle(A[:, bot], A0[:, bot])
     right[:ref] = np.nan
     left[:ref] = np.nan
@@ -362,3 +373,21 @@ def record_snapshots(problem: Problem, widths: Sequence[int], eps: float, eta: f
     h = train(net, problem, GD(eta, weight_decay=weight_decay, momentum=momentum), T, record_at=record_at,
               recorders=recs)
     return {"iterations": h.iterations, "loss": h.loss, "W": {l: h[f"W{l}"] for l in layers}, "basis": basis}
+
+
+def snapshot_block_error(snapshots: np.ndarray, V2: np.ndarray, U2: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """``‖W(t)V₂ − ρ(t)U₂‖_F/(|ρ(t)|√m)`` for factor snapshots ``(K, p, n)``, bases ``V₂ (n, m)``, ``U₂ (p, m)`` and
+    ``rho (K,)`` at the snapshots' iterations — the theorem's block statement measured directly (e.g. where it
+    only holds approximately)."""
+    R = snapshots @ V2[None] - rho[:, None, None] * U2[None]
+    return np.sqrt((R**2).sum((-2, -1))) / (np.abs(rho) * np.sqrt(V2.shape[1]))
+
+
+def cluster_basis(W: np.ndarray, value: float, m: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Right ``(n, m)`` and left ``(p, m)`` singular vectors of ``W`` for the ``m`` singular values nearest ``value``,
+    and the relative gap ``|σ_(m+1) − value|/value`` of the next one (the subspace is well defined when it is ≫ u)."""
+    U, s, Vh = np.linalg.svd(W, full_matrices=False)
+    order = np.argsort(np.abs(s - value))
+    idx = np.sort(order[:m])
+    gap = float(np.abs(s[order[m]] - value) / abs(value)) if m < s.size else np.inf
+    return Vh[idx].T, U[:, idx], gap

@@ -131,3 +131,16 @@ def test_max_principal_angle_small():
     perp = np.linalg.qr(np.c_[A, rng.standard_normal(8)])[0][:, 3]
     B[:, 0] = np.cos(th) * A[:, 0] + np.sin(th) * perp
     assert abs(lop.max_principal_angle(A, B) - th) <= 1e-15
+
+
+def test_momentum_sign_change_of_rho():
+    """With momentum, ρ can overshoot through 0: the block carries ρ (signed), the singular values are |ρ|."""
+    P, Phi = lop.lop_problem(10, 2, 1, case=1)
+    q = dict(eps=1.0, eta=0.02, L=2, T=600, mu=0.9, lam=0.05)
+    rho = lop.lop_rho_momentum(q["eps"], q["eta"], q["L"], q["T"], q["mu"], q["lam"])
+    assert rho.min() < 0
+    rec, _ = lop.record_lop(P, [10] * 3, q["eps"], q["eta"], q["T"], weight_decay=q["lam"], momentum=q["mu"],
+                            seed=2, record_at=30)
+    assert lop.block_error(rec, rho).max() <= TOL
+    assert lop.sv_error(rec, rho).max() <= TOL
+    assert lop.block_error(rec, np.abs(rho)).max() > 1e3 * TOL     # the sign is real, not an artefact
