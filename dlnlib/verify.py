@@ -45,10 +45,12 @@ def spectral_diagonal(net: DLN, U: Tensor, V: Tensor) -> Tensor:
 
 
 def cdln_vs_recursion(M: Tensor, r: int, r_hat: int, depth: int, eps: float, eta: float, T: int,
-                      alpha: float = 1.0, record_at: int = 60, normalisation: str = "sum") -> RecursionCheck:
+                      alpha: float = 1.0, record_at: int = 60, normalisation: str = "sum",
+                      recursion=kwon_alpha) -> RecursionCheck:
     """Train C-DLN (Algorithm 1) on factorisation of ``M (d_out, d_in)`` and compare with :func:`kwon_alpha`.
 
-    ``eta`` is the step on the chosen loss normalisation (the recursion uses ``c·η``).
+    ``eta`` is the step on the chosen loss normalisation (the recursion uses ``c·η``). ``recursion`` (same
+    signature as :func:`kwon_alpha`) replaces the closed form, e.g. by a perturbed one in the tests.
     """
     problem = Factorisation(M, normalisation)
     U, s, V = spectral_factors(M, r_hat)
@@ -62,7 +64,7 @@ def cdln_vs_recursion(M: Tensor, r: int, r_hat: int, depth: int, eps: float, eta
     h = train(net, problem, GD(eta), T, record_at=record_at, record=("loss",), recorders={"A": diag_rec})
     A = torch.as_tensor(h["A"])  # (K, r̂, r̂)
     sim = torch.diagonal(A, dim1=-2, dim2=-1).numpy()
-    pred = kwon_alpha(sigma, r_hat, depth, eps, eta, alpha, T, problem.loss_scale)[h.iterations]
+    pred = recursion(sigma, r_hat, depth, eps, eta, alpha, T, problem.loss_scale)[h.iterations]
     off = (A - torch.diag_embed(torch.diagonal(A, dim1=-2, dim2=-1))).abs().amax((-2, -1)).numpy() / sigma[0]
     # full end-to-end residual against the theorem's matrix form, at the last recorded iteration
     Wend = h.net.end_to_end()
