@@ -319,3 +319,28 @@ def decay_vs_prediction(D: np.ndarray, eps: float, n: int, depth: int, predict=p
     by default the theorem's range) minus the predicted one. ``predict`` is a parameter so a test can feed a
     perturbed law (e.g. ``ε`` instead of ``ε²``) and see the comparison fail."""
     return decay_rate(D, first).slope - math.log(predict(eps, n, depth))
+
+
+# ----------------------------------------------------------------------------------------------
+# Plotting (the committed talk-t12/t13/t14/t16 figures and the explorer draw through these)
+# ----------------------------------------------------------------------------------------------
+
+
+def plot_decay(ax, D: np.ndarray, fit: DecayFit, *, color=None, fit_color=None, label: str | None = None,
+               fit_label: str | None = None, ms: float = 3) -> None:
+    """``D_l (n_layers,)`` against ``l = 0, 1, …`` on a log axis (markers) with the fitted line
+    ``exp(a + b·l)`` dashed (``fit_color``, default ``color``)."""
+    ls = np.arange(len(D))
+    ax.plot(ls, D, "o", ms=ms, color=color, label=label)
+    ax.plot(ls, np.exp(fit.intercept + fit.slope * ls), "--", lw=0.8,
+            color=fit_color if fit_color is not None else color, label=fit_label)
+    ax.set_yscale("log")
+
+
+def plot_separation(ax, m: LayerMetrics, *, color=None, label: str | None = None, centred: bool = True,
+                    ms: float = 2.5) -> None:
+    """``S_l`` un-centred (``o-``) and, if ``centred``, centred (``x:``) against ``l = 0..L``."""
+    ls = np.arange(len(m.S))
+    ax.plot(ls, m.S, "o-", ms=ms, color=color, label=label)
+    if centred:
+        ax.plot(ls, m.S_centred, "x:", ms=ms, color=color, lw=0.8)

@@ -10,19 +10,33 @@ cannot drift. Training-backed controls run on a button (``manual``), and a bad c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from . import figures as F
 from .compare import orig_vs_comp, plot_curves
-from .metrics import compression, fit_log_linear, layer_features, separation
-from .networks import wide_dln
-from .problems import Completion, Factorisation, Regression, bernoulli_mask, low_rank_target, sensing
+from . import collapse as C
+from . import lop
+from .problems import Completion, Factorisation, bernoulli_mask, low_rank_target, sensing
 from .theory import kwon_thm1, lop_rho
 from .train import GD, DivergenceError, train
+
+@contextlib.contextmanager
+def _one_thread():
+    """Train on one torch thread: the explorers' matrices are small, and on a shared CPU several threads can be
+    40× slower (measured: the default collapse run 70 s with 2 threads under load, 1.6 s with 1)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
 
 # ----------------------------------------------------------------------------------------------
 # Law of Parsimony: singular values and angles of every layer, with ρ(t)
@@ -31,57 +45,62 @@ from .train import GD, DivergenceError, train
 
 @dataclass
 class LoPDynamics:
-    """``iterations (K,)``, ``layer_sv (K, L, d)``, ``angles (K, L, 2, d)`` (left/right, radians), ``rho (K,)``."""
+    """``iterations (K,)``, ``evs`` one :class:`dlnlib.lop.SVDEvolution` per layer (angles against the first
+    iterate after 0; the middle block as a subspace), ``rho (K,)`` the recursion at those iterations."""
 
     iterations: np.ndarray
-    layer_sv: np.ndarray
-    angles: np.ndarray
+    evs: list
     rho: np.ndarray
     params: dict
+
+    @property
+    def layer_sv(self) -> np.ndarray:
+        """Singular values ``(K, L, d)`` of every factor."""
+        return np.stack([ev.sv for ev in self.evs], 1)
 
 
 @functools.lru_cache(maxsize=32)
 def compute_lop(depth: int = 3, d: int = 30, r: int = 3, eps: float = 0.5, eta: float = 0.1,
                 weight_decay: float = 0.0, iterations: int = 200, seed: int = 0) -> LoPDynamics:
-    """GD on deep factorisation of a rank-``r`` ``d×d`` target (= whitened regression) from ε-orthogonal init."""
+    """GD on deep factorisation of a rank-``r`` ``d×d`` target (= whitened regression) from ε-orthogonal init,
+    through :func:`dlnlib.lop.record_snapshots` and :func:`dlnlib.lop.svd_evolution` (as talk-t04)."""
     params = dict(depth=depth, d=d, r=r, eps=eps, eta=eta, weight_decay=weight_decay, iterations=iterations, seed=seed)
+    if 2 * r >= d:
+        raise ValueError(f"d = {d} must exceed 2r = {2 * r} for the invariant middle block to exist.")
 
+    @_one_thread()
     def run():
-        Phi = low_rank_target(d, d, r, seed=seed, device="cpu")
-        net = wide_dln([d] * (depth + 1), eps, seed=seed + 1, device="cpu")
-        h = train(net, Factorisation(Phi), GD(eta, weight_decay), iterations, record_at=min(iterations + 1, 80),
-                  record=("layer_sv", "angles"))
-        rho = lop_rho(eps, eta, depth, iterations, weight_decay)[h.iterations]
-        return LoPDynamics(h.iterations, h["layer_sv"], h["angles"], rho, params)
+        problem = Factorisation(low_rank_target(d, d, r, seed=seed, device="cpu"))
+        snaps = lop.record_snapshots(problem, [d] * (depth + 1), eps, eta, iterations, seed=seed + 1,
+                                     weight_decay=weight_decay, record_at=min(iterations + 1, 80),
+                                     layers=tuple(range(1, depth + 1)))
+        its = snaps["iterations"]
+        evs = [lop.svd_evolution(its, snaps["W"][l], r) for l in range(1, depth + 1)]
+        rho = lop_rho(eps, eta, depth, iterations, weight_decay, loss_scale=problem.loss_scale)[its]
+        return LoPDynamics(its, evs, rho, params)
 
     return F.cached("explore-lop", params, run)
 
 
-def plot_lop(res: LoPDynamics, layers=None):
-    """Top row: singular values of each ``W_l(t)`` (ρ(t) dashed black). Bottom: angles ``∠(v_i(t), v_i(0))``."""
+def plot_lop(res: LoPDynamics, layers=None, view: str = "2-D"):
+    """Per layer: singular values of ``W_l(t)`` (ρ(t) dashed black) over angles against the first iterate (top/
+    bottom ``r`` per index, the middle block's principal angle grey), by :func:`dlnlib.lop.plot_svd_lines`;
+    ``view="3-D"``: the talk-t04 panels of :func:`dlnlib.lop.plot_svd3d`, one row per layer."""
     import matplotlib.pyplot as plt
 
-    L = res.layer_sv.shape[1]
+    L = len(res.evs)
     layers = list(range(L)) if layers is None else list(layers)
-    fig, axes = plt.subplots(2, len(layers), figsize=(2.2 * len(layers), 3.6), squeeze=False, sharex=True)
-    r = res.params["r"]
+    if view.startswith("3"):
+        fig = plt.figure(figsize=(7.0, 2.4 * len(layers)))
+        gs = fig.add_gridspec(len(layers), 3)
+        for row, l in enumerate(layers):
+            lop.plot_svd3d(fig, [gs[row, j] for j in range(3)], res.evs[l], f"W{l + 1}: ")
+        return fig
+    fig, axes = plt.subplots(2, len(layers), figsize=(2.4 * len(layers), 3.8), squeeze=False, sharex=True)
     for j, l in enumerate(layers):
-        ax = axes[0, j]
-        sv = res.layer_sv[:, l]
-        d = sv.shape[1]
-        for i in range(d):
-            mid = r <= i < d - r
-            ax.plot(res.iterations, sv[:, i], color="0.6" if mid else F.OKABE_ITO[i % 8], lw=0.8)
-        ax.plot(res.iterations, res.rho, "k--", lw=1.2, label="ρ(t) recursion")
-        ax.set_title(f"$W_{l + 1}$ singular values")
-        ax = axes[1, j]
-        ang = np.degrees(res.angles[:, l, 1])
-        for i in range(ang.shape[1]):
-            mid = r <= i < d - r
-            ax.plot(res.iterations, ang[:, i], color="0.6" if mid else F.OKABE_ITO[i % 8], lw=0.8)
-        ax.set_title(f"$\\angle(v_i(t), v_i(0))$, layer {l + 1}")
-        ax.set_xlabel("iteration")
-    axes[0, 0].legend()
+        lop.plot_svd_lines(axes[0, j], axes[1, j], res.evs[l], res.rho, title=f"$W_{l + 1}$: ")
+    axes[0, 0].legend(fontsize=6)
+    axes[1, 0].legend(fontsize=6)
     axes[1, 0].set_ylabel("degrees")
     return fig
 
@@ -102,6 +121,7 @@ def compute_cdln(problem: str = "factorisation", d: int = 40, r: int = 3, p: flo
     if r_hat < r:
         raise ValueError(f"r_hat = {r_hat} is below the target rank r = {r}; C-DLN needs r <= r_hat <= d.")
 
+    @_one_thread()
     def run():
         sig = np.linspace(2.0, 1.0, r) if r > 1 else np.array([1.5])
         M = low_rank_target(d, d, r, sig, seed=seed, device="cpu")
@@ -149,40 +169,38 @@ def plot_cdln(result):
 @functools.lru_cache(maxsize=32)
 def compute_collapse(depth: int = 6, eps: float = 0.5, init: str = "orthogonal", K: int = 5, n: int = 10,
                      eta: float = 1.0, iterations: int = 2000, seed: int = 0) -> dict:
-    """Train a width-``nK`` DLN on near-orthonormal ``K``-class data (T12 setup, mean loss), return D_l, S_l per layer."""
+    """Train a width-``nK`` linear DLN on orthonormal ``K``-class data (T12 setup, mean loss) with
+    :func:`dlnlib.collapse.train_mlp`; return ``D`` (layers ``0..L−1``), the :class:`~dlnlib.collapse.LayerMetrics`,
+    the :class:`~dlnlib.collapse.DecayFit` over ``l = 0..L−1`` (as talk-t12), its ``slope``, ``r2``, final ``loss``."""
     params = dict(depth=depth, eps=eps, init=init, K=K, n=n, eta=eta, iterations=iterations, seed=seed)
 
+    @_one_thread()
     def run():
-        N = n * K
-        g = torch.Generator().manual_seed(seed)
-        X = torch.linalg.qr(torch.randn(N, N, generator=g, dtype=torch.float64))[0]
-        labels = torch.arange(K).repeat_interleave(n)
-        Y = torch.nn.functional.one_hot(labels, K).T.to(torch.float64)
-        net = wide_dln([N] * depth + [K], eps, init, seed + 1, device="cpu")
-        h = train(net, Regression(X, Y, "mean"), GD(eta), iterations, record_at=[iterations])
-        Z = layer_features(h.net.weights, X)[:-1]
-        D = [float(compression(z, labels, K)) for z in Z]
-        S = [float(separation(z, labels, K)) for z in Z]
-        slope, _, r2 = fit_log_linear(D[1:])
-        return dict(D=np.array(D), S=np.array(S), slope=slope, r2=r2, loss=float(h.loss[-1]), params=params)
+        data = C.class_data(K, n, seed=seed)
+        W0 = C.mlp_init([data.N] * depth + [K], eps, init, seed + 1)
+        tr = C.train_mlp(W0, data.X, data.Y, eta, iterations, record_every=max(iterations, 1))
+        m = C.layer_metrics(tr.weights, data)
+        fit = C.decay_rate(m.D)
+        return dict(D=m.D[:depth], metrics=m, fit=fit, slope=fit.slope, r2=fit.r2, loss=float(tr.loss[-1]),
+                    params=params)
 
     return F.cached("explore-collapse", params, run)
 
 
 def plot_collapse(res: dict):
-    """``D_l`` (log scale, with the fitted line over layers 1..L−1) and ``S_l`` against layer ``l``."""
+    """``D_l`` (log scale) with its fitted line (:func:`dlnlib.collapse.plot_decay`, as talk-t12) and ``S_l``
+    un-centred/centred (:func:`dlnlib.collapse.plot_separation`, as talk-t13) against layer ``l``."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(5.6, 2.3))
-    l = np.arange(res["D"].size)
-    axes[0].semilogy(l, res["D"], "o-", label="$D_l$")
-    fit = np.exp(np.log(res["D"][1]) + res["slope"] * (l[1:] - 1))
-    axes[0].semilogy(l[1:], fit, "k--", lw=1, label=f"fit: ratio {np.exp(res['slope']):.2f}/layer, $R^2$={res['r2']:.3f}")
+    f = res["fit"]
+    C.plot_decay(axes[0], res["D"], f, color=F.COLORS["orig"], fit_color=F.COLORS["theory"], label="$D_l$",
+                 fit_label=f"fit: ratio {np.exp(f.slope):.2f}/layer, $R^2$={f.r2:.3f}")
     axes[0].set_xlabel("layer l")
-    axes[0].legend()
-    axes[1].plot(l, res["S"], "o-", color=F.COLORS["comp"])
+    axes[0].legend(fontsize=6)
+    C.plot_separation(axes[1], res["metrics"], color=F.COLORS["comp"])
     axes[1].set_xlabel("layer l")
-    axes[1].set_ylabel("$S_l$ (un-centred)")
+    axes[1].set_ylabel("$S_l$ (o: un-c., x: centred)")
     return fig
 
 
@@ -191,14 +209,16 @@ def plot_collapse(res: dict):
 # ----------------------------------------------------------------------------------------------
 
 
-def _guarded(compute, plot):
-    """Run compute+plot; show the engine's message (not a traceback) for bad control combinations."""
+def _guarded(compute, plot, plot_keys=()):
+    """Run compute+plot (``plot_keys``: controls passed to ``plot``, not ``compute``); show the engine's message
+    (not a traceback) for bad control combinations."""
     import matplotlib.pyplot as plt
 
     def f(**kw):
+        pk = {k: kw.pop(k) for k in plot_keys}
         try:
             with plt.style.context(str(F.STYLE)):
-                fig = plot(compute(**kw))
+                fig = plot(compute(**kw), **pk)
         except (DivergenceError, ValueError) as e:
             print(f"⚠ {e}")
             return None
@@ -221,15 +241,16 @@ def _slider(kind, value, lo, hi, step=None, desc=""):
 
 
 def lop_explorer():
-    """Law of Parsimony explorer: L, d, r, ε, η, λ, iterations."""
+    """Law of Parsimony explorer: L, d, r, ε, η, λ, iterations; view 2-D lines or the talk-t04 3-D panels."""
     import ipywidgets as W
 
-    return W.interactive(_guarded(compute_lop, plot_lop), {"manual": True, "manual_name": "Train"},
+    return W.interactive(_guarded(compute_lop, plot_lop, ("view",)), {"manual": True, "manual_name": "Train"},
                          depth=_slider("int", 3, 2, 6, desc="L"), d=_slider("int", 30, 8, 80, desc="d"),
                          r=_slider("int", 3, 1, 10, desc="r"), eps=_slider("log", 0.5, -2, 0, desc="ε"),
                          eta=_slider("log", 0.1, -3, 0, desc="η"),
                          weight_decay=_slider("float", 0.0, 0.0, 0.5, 0.01, desc="λ"),
-                         iterations=_slider("int", 200, 10, 2000, 10, desc="iterations"), seed=W.fixed(0))
+                         iterations=_slider("int", 200, 10, 2000, 10, desc="iterations"), seed=W.fixed(0),
+                         view=W.Dropdown(options=["2-D", "3-D (as talk-t04)"], value="2-D", description="view"))
 
 
 def cdln_explorer():

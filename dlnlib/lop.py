@@ -391,3 +391,68 @@ def cluster_basis(W: np.ndarray, value: float, m: int) -> tuple[np.ndarray, np.n
     idx = np.sort(order[:m])
     gap = float(np.abs(s[order[m]] - value) / abs(value)) if m < s.size else np.inf
     return Vh[idx].T, U[:, idx], gap
+
+
+# ----------------------------------------------------------------------------------------------
+# Plotting (the committed talk-t04/t05/t06 figures and the explorer draw through these)
+# ----------------------------------------------------------------------------------------------
+
+
+def _index_colors(n: int, k: int) -> list:
+    """Top ``k`` blue, bottom ``k`` orange, the middle block grey (Okabe–Ito)."""
+    from .figures import OKABE_ITO
+
+    return [OKABE_ITO[0] if i < k else (OKABE_ITO[1] if i >= n - k else "0.5") for i in range(n)]
+
+
+def expand_angles(ev: SVDEvolution, side: str = "right") -> np.ndarray:
+    """Per-index angles ``(K, n)`` (radians): the middle block's principal angle repeated over its ``n − 2k``
+    indices (per-index angles there are meaningless: the block's singular values are equal)."""
+    A = ev.right if side == "right" else ev.left
+    k, n = ev.k, ev.sv.shape[1]
+    return np.concatenate([A[:, :k], np.repeat(A[:, k:k + 1], n - 2 * k, 1), A[:, k + 1:]], 1)
+
+
+def plot_svd3d(fig, spec, ev: SVDEvolution, title_prefix: str = "", logt: bool = False) -> list:
+    """Three 3-D panels into ``fig`` at subplot specs ``spec``: singular values, right- and left-vector angles
+    (degrees) over (index i, iteration t) — talk-t04/t05/t06."""
+    k, n = ev.k, ev.sv.shape[1]
+    panels = [(ev.sv, "singular value"), (np.degrees(expand_angles(ev, "right")), "∠(v_i(t), v_i(1)) [°]"),
+              (np.degrees(expand_angles(ev, "left")), "∠(u_i(t), u_i(1)) [°]")]
+    cols = _index_colors(n, k)
+    axs = []
+    for j, (A, lab) in enumerate(panels):
+        ax = fig.add_subplot(spec[j], projection="3d")
+        keep = ev.iterations > 0 if logt else slice(None)
+        tt = np.log10(ev.iterations[keep]) if logt else ev.iterations
+        for i in range(n):
+            ax.plot(np.full(len(tt), i + 1), tt, A[keep, i], color=cols[i], lw=0.7)
+        ax.set_xlabel("index i", labelpad=-8, fontsize=6)
+        ax.set_ylabel("log₁₀ t" if logt else "iteration t", labelpad=-8, fontsize=6)
+        ax.set_title(f"{title_prefix}{lab}", fontsize=6)
+        ax.tick_params(labelsize=4, pad=-3)
+        ax.view_init(elev=25, azim=-60)
+        axs.append(ax)
+    return axs
+
+
+def plot_svd_lines(ax_sv, ax_ang, ev: SVDEvolution, rho: np.ndarray | None = None, title: str = "",
+                   side: str = "right") -> None:
+    """2-D view of the same data as :func:`plot_svd3d`: singular values against iteration (``rho (K,)`` at
+    ``ev.iterations`` dashed black) and the angles (degrees) of the top/bottom ``k`` vectors per index plus the
+    middle block's largest principal angle (grey) against the reference iterate."""
+    k, n = ev.k, ev.sv.shape[1]
+    cols = _index_colors(n, k)
+    for i in range(n):
+        ax_sv.plot(ev.iterations, ev.sv[:, i], color=cols[i], lw=0.8)
+    if rho is not None:
+        ax_sv.plot(ev.iterations, np.abs(rho), "k--", lw=1.2, label="ρ(t) recursion")
+    ax_sv.set_title(f"{title}singular values", fontsize=7)
+    A = np.degrees(ev.right if side == "right" else ev.left)
+    for i in range(k):
+        ax_ang.plot(ev.iterations, A[:, i], color=cols[i], lw=0.8)
+        ax_ang.plot(ev.iterations, A[:, k + 1 + i], color=cols[n - k + i], lw=0.8)
+    ax_ang.plot(ev.iterations, A[:, k], color="0.5", lw=1.6, label="middle block (principal angle)")
+    v = "v" if side == "right" else "u"
+    ax_ang.set_title(f"{title}∠({v}_i(t), {v}_i(ref))", fontsize=7)
+    ax_ang.set_xlabel("iteration")

@@ -80,3 +80,33 @@ def test_collapse_explorer_fits_rate():
     assert w.result is not None
     res = E.compute_collapse(4, 0.5, "orthogonal", 5, 10, 1.0, 300, 0)
     assert res["D"].shape == (4,) and 0 <= res["r2"] <= 1
+
+
+def test_lop_explorer_middle_block_angle_and_3d_view():
+    res = E.compute_lop(3, 10, 2, 0.5, 0.1, 0.0, 30, 0)
+    assert len(res.evs) == 3
+    for ev in res.evs:  # the middle block, compared as a subspace, never moves
+        assert np.nanmax(ev.right[:, ev.k]) < 1e-9 and np.nanmax(ev.left[:, ev.k]) < 1e-9
+    fig = E.plot_lop(res, view="3-D (as talk-t04)")
+    assert len(fig.axes) == 9
+
+
+def test_explorers_draw_through_the_committed_figure_functions(monkeypatch):
+    from dlnlib import collapse, lop
+
+    calls = []
+    for mod, name in ((lop, "plot_svd_lines"), (collapse, "plot_decay"), (collapse, "plot_separation")):
+        orig = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _o=orig, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    E.plot_lop(E.compute_lop(3, 10, 2, 0.5, 0.1, 0.0, 30, 0))
+    E.plot_collapse(E.compute_collapse(4, 0.5, "orthogonal", 5, 10, 1.0, 300, 0))
+    assert {"plot_svd_lines", "plot_decay", "plot_separation"} <= set(calls)
+
+
+def test_lop_explorer_rejects_missing_middle_block(capsys):
+    w = E.lop_explorer()
+    c = _controls(w)
+    c["d"].value, c["r"].value, c["iterations"].value = 8, 4, 20
+    w.update()
+    assert w.result is None
+    assert "must exceed 2r" in capsys.readouterr().out
