@@ -79,6 +79,13 @@ def load() -> str:
         return "n/a"
 
 
+def load_1min() -> float:
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError):
+        return 0.0
+
+
 def load_baseline(commit: str):
     """``dlnlib/train.py`` at ``commit`` as module ``dlnlib._baseline_train`` (relative imports: today's dlnlib)."""
     src = subprocess.run(["git", "show", f"{commit}:dlnlib/train.py"], cwd=ROOT, check=True,
@@ -166,12 +173,12 @@ def bench_steps(cases, impls, reps: int, window: float, best: Best, budget: floa
             if d >= 1000 and rep >= max(3, reps // 8):
                 continue  # a d = 1000 step takes 0.1-0.3 s: fewer windows
             A, B, C = c["mats"]
-            n = steps_in(6 * c["t_mm"], window, 1)
+            n = steps_in(6 * c["t_mm"], window, 3)  # >= 3 steps: train's fixed per-call work amortised
             # the matmul window does the 6n matmuls of an n-step training window: same length, same exposure
             t = mm_window(A, B, C, 6 * n)
             best.add(("mm",) + key, t)
             c["t_mm"] = min(c["t_mm"], t)
-            n_cd = steps_in(best.get(("cdln", "new") + key, 1e-4), window, 5)
+            n_cd = steps_in(best.get(("cdln", "new") + key, 1e-4), window, 10)
             for name, (tr, gd) in impls.items():
                 best.add(("wide", name) + key, tr(c["wide"], c["P"], gd(LR), n, record_at=[0]).seconds_per_step)
                 best.add(("cdln", name) + key, tr(c["cd"], c["P"], gd(LR), n_cd, record_at=[0]).seconds_per_step)
@@ -331,13 +338,17 @@ def main() -> int:
     if args.baseline:
         print(f"baseline ('before'): dlnlib/train.py at {args.baseline}")
     print(f"load average at start: {load()}. Each figure is the minimum over up to {reps} interleaved windows of "
-          f"~{window * 1e3:.0f} ms (at least one step; d = 1000: {max(3, reps // 8)} windows; whole sweeps: "
+          f"~{window * 1e3:.0f} ms (at least 3 steps; d = 1000: {max(3, reps // 8)} windows; whole sweeps: "
           f"{sweep_reps}); 1 thread: CPU time of the thread, 2 threads: wall time")
     step_rows, sweep_rows = [], []
     for nt in threads:
         torch.set_num_threads(nt)
         use_cpu_clock(nt == 1, modules)
         best = Best()
+        busy = load_1min() > nt + 0.5  # the benchmark itself accounts for about nt
+        if busy and nt > 1:
+            print(f"\nWARNING: load average {load_1min():.1f} with {nt} threads on {os.cpu_count()} CPUs: other jobs "
+                  f"are running, {nt}-thread wall-clock figures will be dominated by OpenMP spin-waiting.")
         rounds = bench_steps(cases, impls, reps, window, best, args.budget * 0.5)
         step_rows += print_steps(cases, impls, nt, best, rounds)
         done = bench_sweep(problems, r_hats, impls, sweep_T, sweep_reps, window, best, args.budget * 0.5)
@@ -351,9 +362,9 @@ def main() -> int:
               f"{'PASS' if worst[4] >= 0.70 else 'FAIL'} (lowest: {worst[4]:.0%}, {worst[2]}, d = {worst[3]})")
     for nt in threads:
         sw = [r for r in sweep_rows if r[0] == nt and r[1] == "factorisation"]
-        ok = all(r[3] >= 3.0 or (r[3] != r[3] and r[4] >= 3.0) for r in sw)
-        print(f"  threads = {nt}: batched 16-run α-sweep of C-DLN (d = {SWEEP_D}) >= 3× faster than 16 single runs: "
-              f"{'PASS' if ok else 'FAIL'} ("
+        verdict = ("n/a" if any(r[3] != r[3] for r in sw) else "PASS" if all(r[3] >= 3.0 for r in sw) else "FAIL")
+        print(f"  threads = {nt}: batched 16-run α-sweep of C-DLN (d = {SWEEP_D}) >= 3× faster than 16 single runs, "
+              f"end to end: {verdict} ("
               + "; ".join(f"r̂ = {r[2]}: {r[3]:.2f}× end to end, {r[4]:.2f}× per step" for r in sw) + ")")
     if len(threads) > 1:
         # each way of running at its best thread count, on one clock (wall) for both

@@ -339,7 +339,8 @@ class _FusedGD:
         self.W = [flat(W) for W in Ws]  # views: in-place updates land in net.weights
         d0, dL = Ws[0].shape[-1], Ws[-1].shape[-2]
         lead = (Bn,) if batch else ()
-        emp = lambda *s: torch.empty(lead + s, dtype=dt, device=dev)  # noqa: E731
+        # zeros, not empty: the pages are touched here, in the set-up, not in the first steps
+        emp = lambda *s: torch.zeros(lead + s, dtype=dt, device=dev)  # noqa: E731
         self.P = [self.W[0]] + [emp(W.shape[-2], d0) for W in Ws[1:-1]]  # P[i] = W_{i+1:1}, i < L-1
         self.Bb = [emp(W.shape[-2], d0) for W in Ws[:-1]]  # Bb[i] carries the gradient to layer i
         self.R = emp(dL, d0)  # residual (fact/comp) or end-to-end matrix (generic)
@@ -355,6 +356,7 @@ class _FusedGD:
             self.c, self.cg = 1.0, 1.0
         self.ring = torch.empty((ring_len,) + lead, dtype=dt, device=dev)
         self.tmp: list[Tensor | None] = [None] * L
+        self.norm_ops: dict = {}
         self.set_active(None)
         self._forward_all(None)
 
@@ -408,9 +410,10 @@ class _FusedGD:
             a = self.a[i]
             if isinstance(a, Tensor) and self.tmp[i] is None:
                 # scale the smaller operand of B_i P_{i-1}ᵀ by the per-run coefficient
-                self.tmp[i] = torch.empty_like(self.Bb[i] if i < self.L - 1 else self.R) \
-                    if self._scale_B(i) else torch.empty_like(self.P[i - 1])
+                self.tmp[i] = torch.zeros_like(self.Bb[i] if i < self.L - 1 else self.R) \
+                    if self._scale_B(i) else torch.zeros_like(self.P[i - 1])
         self.plans: dict = {}
+        self.base_plan: list | None = None
 
     def _scale_B(self, i: int) -> bool:
         return self.W[i].shape[-2] <= self.W[i].shape[-1]
@@ -429,9 +432,17 @@ class _FusedGD:
         if self.mask is not None:
             ops.append((R.mul_, (self.mask,), {}))
         if slot is not None:
-            Rf = R.view(-1) if R.ndim == 2 else R.view(R.shape[0], -1)
-            ops.append((torch.linalg.vector_norm, (Rf,), {"dim": -1, "out": self.ring[slot]}))
+            ops.append(self._norm_op(slot))
         return ops
+
+    def _norm_op(self, slot: int) -> tuple:
+        """``‖R‖`` per run into ``ring[slot]``."""
+        op = self.norm_ops.get(slot)
+        if op is None:
+            R = self.R
+            Rf = R.view(-1) if R.ndim == 2 else R.view(R.shape[0], -1)
+            op = self.norm_ops[slot] = (torch.linalg.vector_norm, (Rf,), {"dim": -1, "out": self.ring[slot]})
+        return op
 
     def _ops_update(self, G: Tensor) -> list:
         W, P, Bb, a, beta, tmp, L = self.W, self.P, self.Bb, self.a, self.beta, self.tmp, self.L
@@ -470,7 +481,9 @@ class _FusedGD:
     def _plan(self, slot: int | None) -> list:
         plan = self.plans.get(slot)
         if plan is None:
-            plan = self.plans[slot] = self._ops_update(self.R) + self._ops_forward(slot)
+            if self.base_plan is None:  # built once per set of coefficients; only the loss slot varies
+                self.base_plan = self._ops_update(self.R) + self._ops_forward(None)
+            plan = self.plans[slot] = self.base_plan + ([self._norm_op(slot)] if slot is not None else [])
         return plan
 
     def _forward_generic(self, slot: int | None) -> None:
@@ -500,9 +513,10 @@ class _FusedGD:
             for f, args, kw in self._ops_update(self.G):
                 f(*args, **kw)
             self._forward_generic(slot)
-        else:
-            for f, args, kw in self._plan(slot):
-                f(*args, **kw)
+            return
+        plan = self.plans.get(slot)
+        for f, args, kw in (plan if plan is not None else self._plan(slot)):
+            f(*args, **kw)
 
     def store(self, slot: int) -> None:
         if self.mode == "generic":
@@ -671,9 +685,6 @@ def train(
     pending: list[int] = []  # checked iterations whose loss waits in the engine's ring
     thr = None
 
-    def is_check(t: int) -> bool:
-        return t % check_every == 0 or t == iterations
-
     def bad_of(loss_np: np.ndarray) -> np.ndarray:
         return ~np.isfinite(loss_np) | (loss_np > thr)
 
@@ -718,7 +729,7 @@ def train(
             if not torch.isfinite(loss0).all():
                 raise DivergenceError("the initial loss is not finite: check the target and the initialisation.")
             thr = (divergence_factor * loss0.clamp_min(1e-300)).cpu().numpy()
-        if is_check(t):
+        if t % check_every == 0 or t == iterations:
             if defer:
                 if t == 0:
                     engine.store(0)
@@ -757,7 +768,7 @@ def train(
             break
         if defer and t + 1 in rec_set:
             flush()  # recorders see no state past a bad loss
-        engine.step(len(pending) if defer and is_check(t + 1) else None)
+        engine.step(len(pending) if defer and ((t + 1) % check_every == 0 or t + 1 == iterations) else None)
         steps_done += 1
         if bar is not None and (t % 100 == 99):
             bar.update(100)
