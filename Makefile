@@ -36,6 +36,7 @@ test: venv data
 	$(BIN)/python -m pytest --nbval-lax -p no:doctest --override-ini addopts= $(NOTEBOOKS)
 
 figures: venv data
+	rm -f figures/_ci/verification.json
 	$(BIN)/python scripts/run_notebooks.py --scale ci
 	$(BIN)/python scripts/run_notebooks.py --scale paper
 	$(BIN)/python scripts/figure_index.py
