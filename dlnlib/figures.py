@@ -225,7 +225,9 @@ def merge_reports(*paths: Path, out: Path) -> list[dict]:
 def render_report(rows: list[dict], out: Path) -> str:
     """Render ``VERIFICATION.md``: one line per claim and scale."""
     def fmt(v):
-        return "—" if v is None else f"{v:.3g}"
+        if v is None:
+            return "—"
+        return f"{v:.3g}" if isinstance(v, (int, float)) else str(v)  # non-finite values are stored as text
 
     n_fail = sum(r["status"] == "failed" for r in rows)
     lines = ["# Verification report", "",
