@@ -105,10 +105,46 @@ def save_figure(fig, fig_id: str, scale: str, params: dict | None = None, runtim
 # ----------------------------------------------------------------------------------------------
 
 
+# Code that only draws or saves: editing it never changes a cached result.
+_PRESENTATION_MODULES = {"figures.py"}
+
+
+def _code_fingerprint(source: str) -> str:
+    """The source's syntax tree without docstrings and without top-level ``plot_*`` functions (which only draw).
+
+    Comments and formatting are not in the tree either.
+
+    >>> _code_fingerprint("def f(x):\\n    'Doc.'\\n    return x  # note") == _code_fingerprint("def f(x): return x")
+    True
+    >>> _code_fingerprint("def f(x): return x") == _code_fingerprint("def f(x): return -x")
+    False
+    >>> _code_fingerprint("def plot_f(ax): ax.plot([0])") == _code_fingerprint("def plot_f(ax): ax.plot([1])")
+    True
+    """
+    import ast
+
+    tree = ast.parse(source)
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name.startswith("plot_"))]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
 def _source_hash() -> str:
+    """Hash of dlnlib's computational code: every module but ``figures.py``, without docstrings, comments and
+    ``plot_*`` functions.
+
+    Cached results are keyed on it, so a change of the numerics retrains while an edit of a docstring, a
+    comment or a plot does not.
+    """
     h = hashlib.sha256()
     for p in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(p.read_bytes())
+        if p.name not in _PRESENTATION_MODULES:
+            h.update(p.name.encode() + _code_fingerprint(p.read_text()).encode())
     return h.hexdigest()[:12]
 
 
@@ -119,10 +155,11 @@ def cache_dir() -> Path:
 
 
 def cached(name: str, params: dict, compute: Callable[[], Any]) -> Any:
-    """Return ``compute()``, cached on disk under ``name`` + a hash of ``params`` and of dlnlib's source.
+    """Return ``compute()``, cached on disk under ``name`` + a hash of ``params`` and of dlnlib's code (:func:`_source_hash`).
 
     A rerun of a figure with the same preset and the same library code loads the result instead of
-    retraining; any change of parameters or of ``dlnlib`` recomputes. ``DLN_CACHE=0`` disables the cache.
+    retraining; any change of parameters or of dlnlib's numerical code recomputes (docstrings, comments
+    and drawing code do not count). ``DLN_CACHE=0`` disables the cache.
     Results must be picklable (numpy arrays, dicts, dataclasses).
     """
     import pickle
