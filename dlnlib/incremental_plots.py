@@ -6,7 +6,8 @@ target ``M*`` (THEORY §6, Assumption 1). From the singular values we read off
 
 - the fitting times ``t_i``: the (interpolated) iteration at which ``σ_i(t)`` first reaches a fraction
   (default ½) of ``σ_i*`` (:func:`fit_times`);
-- the incremental order: ``t_1 ≤ t_2 ≤ … ≤ t_r`` (:func:`order_violations`);
+- the incremental order: ``t_1 ≤ t_2 ≤ … ≤ t_r`` within one run (:func:`backward_steps`;
+  :func:`dlnlib.incremental.order_violations` counts the unordered instances of a batch instead);
 - the trailing values ``σ_{r+1}, σ_{r+2}, …``, which should stay near their initial value ``ε^L``
   (:func:`trailing_max`);
 - the waiting: ``σ_i`` is still small when ``σ_{i−1}`` has (almost) reached its target (:func:`wait_ratio`).
@@ -206,15 +207,15 @@ def fit_times(sv: np.ndarray, iterations: np.ndarray, sigma_star: np.ndarray, fr
     return out
 
 
-def order_violations(times: np.ndarray) -> tuple[int, float]:
+def backward_steps(times: np.ndarray) -> tuple[int, float]:
     """Count of ``i`` with ``t_{i+1} < t_i`` and the largest backward gap ``max(t_i − t_{i+1}, 0)``.
 
     An unfitted value (``t = inf``) after a fitted one is in order; a fitted one after an unfitted one is not
     (its gap is ``inf``).
 
-    >>> order_violations(np.array([1.0, 2.0, 2.0, np.inf]))
+    >>> backward_steps(np.array([1.0, 2.0, 2.0, np.inf]))
     (0, 0.0)
-    >>> order_violations(np.array([1.0, 3.0, 2.0]))
+    >>> backward_steps(np.array([1.0, 3.0, 2.0]))
     (1, 1.0)
     """
     t = np.asarray(times, dtype=float)
@@ -274,7 +275,7 @@ def alignment_times(run: IncrementalRun, level: float = 0.9) -> np.ndarray:
 def summary(run: IncrementalRun, frac: float = 0.5) -> dict:
     """The numbers reported per run: fitting times, order violations, trailing maximum, waits, alignments."""
     t = fit_times(run.sv, run.iterations, run.sigma_star, frac)
-    nviol, gap = order_violations(t)
+    nviol, gap = backward_steps(t)
     return {"label": run.label, "t_fit": t, "order_violations": nviol, "max_backward_gap": gap,
             "all_fitted": bool(np.isfinite(t).all()), "trailing_max": trailing_max(run.sv, run.r),
             "wait_ratio_max": float(np.nanmax(wait_ratio(run.sv, run.iterations, run.sigma_star)))

@@ -45,7 +45,7 @@ def test_order_holds_on_theorem1_recursion():
     sv = recursion(SIGMA)
     t = ip.fit_times(sv, np.arange(T + 1), SIGMA)
     assert np.isfinite(t).all()
-    assert ip.order_violations(t) == (0, 0.0)
+    assert ip.backward_steps(t) == (0, 0.0)
     assert np.all(np.diff(t) > 0)
 
 
@@ -54,13 +54,13 @@ def test_order_check_fails_on_perturbed_recursion():
     sv = recursion(SIGMA, step_weight=(SIGMA[0] / SIGMA) ** 2)
     assert np.isfinite(ip.fit_times(sv, np.arange(T + 1), SIGMA)).all()
     t = ip.fit_times(sv, np.arange(T + 1), SIGMA)
-    n, gap = ip.order_violations(t)
+    n, gap = ip.backward_steps(t)
     assert n == SIGMA.size - 1 and gap > 0
 
 
 def test_order_counts_unfitted_after_fitted_as_in_order_but_not_the_reverse():
-    assert ip.order_violations(np.array([1.0, np.inf, np.inf])) == (0, 0.0)
-    n, gap = ip.order_violations(np.array([np.inf, 3.0]))
+    assert ip.backward_steps(np.array([1.0, np.inf, np.inf])) == (0, 0.0)
+    n, gap = ip.backward_steps(np.array([np.inf, 3.0]))
     assert n == 1 and gap == np.inf
 
 
