@@ -10,6 +10,9 @@ TORCH_SPEC ?= torch==2.13.0
 DLN_DATA_DIR ?= $(abspath ../shared/data)
 export DLN_DATA_DIR
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+# make figures NB="notebooks/12_*.ipynb" reruns some notebooks only; JOBS notebooks run side by side (1 thread each)
+NB ?=
+JOBS ?= 2
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: test figures venv data lab bench strip golden
@@ -32,13 +35,13 @@ data: venv
 
 test: venv data
 	$(BIN)/python -m pytest
-	$(BIN)/python scripts/run_notebooks.py --scale ci
+	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS)
 	$(BIN)/python -m pytest --nbval-lax -p no:doctest --override-ini addopts= $(NOTEBOOKS)
 
 figures: venv data
-	rm -f figures/_ci/verification.json
-	$(BIN)/python scripts/run_notebooks.py --scale ci
-	$(BIN)/python scripts/run_notebooks.py --scale paper
+	$(if $(NB),,rm -f figures/_ci/verification.json)
+	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS) $(NB)
+	$(BIN)/python scripts/run_notebooks.py --scale paper --jobs $(JOBS) $(NB)
 	$(BIN)/python scripts/figure_index.py
 	$(BIN)/python -m dlnlib.figures report
 
@@ -54,5 +57,5 @@ strip: venv
 
 # Refresh the golden cells' committed outputs from a ci-scale run.
 golden: venv
-	$(BIN)/python scripts/run_notebooks.py --scale ci
+	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS)
 	$(BIN)/python scripts/strip_notebooks.py --golden
