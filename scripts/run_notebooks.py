@@ -38,20 +38,29 @@ def run_one(nb: str, scale: str, out_dir: str) -> tuple[str, float, str]:
     return name, round(time.perf_counter() - t0, 1), err
 
 
+def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
+    """Order for the pool: longest previous runtime first, unknown ones before all, ties in the given order.
+
+    >>> [p.name for p in longest_first([Path("a"), Path("b"), Path("c")], {"a": 5.0, "c": 60.0})]
+    ['b', 'c', 'a']
+    """
+    return sorted(notebooks, key=lambda p: -previous.get(p.name, float("inf")))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", choices=["ci", "paper"], required=True)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="notebooks run side by side (each trains on one thread)")
+    ap.add_argument("--out-dir", type=Path, help="executed copies and runtimes.json (default build/notebooks/<scale>)")
     ap.add_argument("notebooks", nargs="*")
     args = ap.parse_args()
     nbs = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-    out_dir = ROOT / "build" / "notebooks" / args.scale
+    out_dir = args.out_dir or ROOT / "build" / "notebooks" / args.scale
     out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / "runtimes.json"
     previous = json.loads(log.read_text()) if log.exists() else {}
-    # longest first (unknown ones first of all), so that the last notebook to finish is a short one
-    nbs.sort(key=lambda p: -previous.get(p.name, float("inf")))
+    nbs = longest_first(nbs, previous)
     failed, times = [], {}
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
