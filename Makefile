@@ -36,7 +36,7 @@ data: venv
 test: venv data
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS)
-	$(BIN)/python -m pytest --nbval-lax -p no:doctest --override-ini addopts= $(NOTEBOOKS)
+	$(BIN)/python -m pytest --nbval-lax -n $(JOBS) --dist loadscope -p no:doctest --override-ini addopts= $(NOTEBOOKS)
 
 figures: venv data
 	$(if $(NB),,rm -f figures/_ci/verification.json)
