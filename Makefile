@@ -10,9 +10,9 @@ TORCH_SPEC ?= torch==2.13.0
 DLN_DATA_DIR ?= $(abspath ../shared/data)
 export DLN_DATA_DIR
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
-# make figures NB="notebooks/12_*.ipynb" reruns some notebooks only; JOBS notebooks run side by side (1 thread each)
+# make figures NB="notebooks/12_*.ipynb" reruns some notebooks only; JOBS notebooks run side by side (1 thread each; default: one per core, at most 4)
 NB ?=
-JOBS ?= 2
+JOBS ?= $(shell $(PY) -c "import os; print(min(4, os.cpu_count() or 1))")
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .PHONY: test figures venv data lab bench strip golden

@@ -50,7 +50,7 @@ def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Pat
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", choices=["ci", "paper"], required=True)
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+    ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
                     help="notebooks run side by side (each trains on one thread)")
     ap.add_argument("--out-dir", type=Path, help="executed copies and runtimes.json (default build/notebooks/<scale>)")
     ap.add_argument("notebooks", nargs="*")
