@@ -3,7 +3,7 @@
     python scripts/run_notebooks.py --scale ci|paper [--jobs N] [NOTEBOOK ...]
 
 Executed copies go to ``build/notebooks/<scale>/``; the committed notebooks are not modified. Every notebook
-trains on one thread, so ``--jobs`` notebooks run side by side (default: one per CPU core, at most 2), the
+trains on one thread, so ``--jobs`` notebooks run side by side (default: one per CPU core, at most 4), the
 longest first according to the runtimes of the previous run (``build/notebooks/<scale>/runtimes.json``).
 Prints the runtime of each notebook and the wall time, and exits non-zero if any failed (all are run first).
 """
