@@ -195,14 +195,23 @@ def load_rows(path: Path) -> list[dict]:
 def write_row(row: dict, scale: str) -> None:
     """Insert or replace the row with the same ``(claim, scale)`` in the scale's ``verification.json``.
 
-    Holds an exclusive lock on ``verification.json.lock`` so notebooks running in parallel do not lose rows.
+    A measured row (any status but ``skipped``) also removes the figure's rows at that scale that were
+    skipped for missing data (:func:`skip`): they are stale once the data are there, and their claims are
+    named per data set, not like the rows a run with data writes. Holds an exclusive lock on
+    ``verification.json.lock`` so notebooks running in parallel do not lose rows.
     """
     import fcntl
+
+    def stale(r: dict) -> bool:
+        if r["scale"] != row["scale"]:
+            return False
+        return r["claim"] == row["claim"] or (row.get("status") != "skipped" and r.get("missing_data", False)
+                                              and r["figure"] == row["figure"])
 
     path = _report_path(scale)
     with open(path.with_suffix(".json.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        rows = [r for r in load_rows(path) if not (r["claim"] == row["claim"] and r["scale"] == row["scale"])]
+        rows = [r for r in load_rows(path) if not stale(r)]
         rows.append(row)
         rows.sort(key=lambda r: (r["figure"], r["claim"]))
         tmp = path.with_suffix(".json.tmp")
@@ -241,10 +250,18 @@ def check(claim: str, figure: str, statement: str, value: float, tolerance: floa
     return bool(passed)
 
 
-def skip(claim: str, figure: str, statement: str, reason: str, *, scale: str) -> None:
-    """Record a ``skipped`` row (e.g. missing data) and print why."""
+def skip(claim: str, figure: str, statement: str, reason: str, *, scale: str, missing_data: bool | None = None) -> None:
+    """Record a ``skipped`` row and print why.
+
+    ``missing_data`` (default: ``"not found"`` in ``reason``, the data loaders' wording) marks the row as
+    superseded by the next measured row of the same figure and scale (see :func:`write_row`); other skips
+    (e.g. a model too large for this machine) stay.
+    """
+    if missing_data is None:
+        missing_data = "not found" in reason
     write_row({"claim": claim, "figure": figure, "statement": f"{statement} — skipped: {reason}", "value": None,
-               "tolerance": None, "passed": False, "scale": scale, "status": "skipped"}, scale)
+               "tolerance": None, "passed": False, "scale": scale, "status": "skipped",
+               "missing_data": bool(missing_data)}, scale)
     print(f"SKIPPED {claim}: {reason}")
 
 
