@@ -184,6 +184,9 @@ def cached(name: str, params: dict, compute: Callable[[], Any]) -> Any:
 # ----------------------------------------------------------------------------------------------
 
 
+_RUN_ID = f"{os.getpid()}-{time.time_ns()}"  # tells this process's skipped rows from earlier runs
+
+
 def _report_path(scale: str) -> Path:
     return output_dir(scale) / "verification.json"
 
@@ -195,9 +198,10 @@ def load_rows(path: Path) -> list[dict]:
 def write_row(row: dict, scale: str) -> None:
     """Insert or replace the row with the same ``(claim, scale)`` in the scale's ``verification.json``.
 
-    A measured row (any status but ``skipped``) also removes the figure's rows at that scale that were
-    skipped for missing data (:func:`skip`): they are stale once the data are there, and their claims are
-    named per data set, not like the rows a run with data writes. Holds an exclusive lock on
+    A measured row (any status but ``skipped``) also removes the figure's rows at that scale that an
+    *earlier* run skipped for missing data (:func:`skip`): they are stale once the data are there, and their
+    claims are named per data set, not like the rows a run with data writes. Skips of the current run (this
+    process) stay: a figure may have one data set and lack another. Holds an exclusive lock on
     ``verification.json.lock`` so notebooks running in parallel do not lose rows.
     """
     import fcntl
@@ -206,7 +210,7 @@ def write_row(row: dict, scale: str) -> None:
         if r["scale"] != row["scale"]:
             return False
         return r["claim"] == row["claim"] or (row.get("status") != "skipped" and r.get("missing_data", False)
-                                              and r["figure"] == row["figure"])
+                                              and r["figure"] == row["figure"] and r.get("run") != _RUN_ID)
 
     path = _report_path(scale)
     with open(path.with_suffix(".json.lock"), "w") as lock:
@@ -259,9 +263,11 @@ def skip(claim: str, figure: str, statement: str, reason: str, *, scale: str, mi
     """
     if missing_data is None:
         missing_data = "not found" in reason
-    write_row({"claim": claim, "figure": figure, "statement": f"{statement} — skipped: {reason}", "value": None,
-               "tolerance": None, "passed": False, "scale": scale, "status": "skipped",
-               "missing_data": bool(missing_data)}, scale)
+    row = {"claim": claim, "figure": figure, "statement": f"{statement} — skipped: {reason}", "value": None,
+           "tolerance": None, "passed": False, "scale": scale, "status": "skipped"}
+    if missing_data:  # only these carry the run, so the rows of other skips are the same on every run
+        row.update(missing_data=True, run=_RUN_ID)
+    write_row(row, scale)
     print(f"SKIPPED {claim}: {reason}")
 
 

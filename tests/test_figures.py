@@ -231,12 +231,15 @@ def test_cache_key_depends_on_library_source(cachedir, monkeypatch):
     assert len(calls) == 2
 
 
-def test_measured_row_supersedes_rows_skipped_for_missing_data(figdir):
+def test_measured_row_supersedes_rows_skipped_for_missing_data(figdir, monkeypatch):
     F.skip("t-mnist", "fig-d", "on mnist", "mnist not found", scale="ci")
     F.skip("t-big", "fig-d", "big model", "GPU-scale model, not run on this CPU", scale="ci")
     F.skip("t-mnist", "fig-d", "on mnist", "mnist not found", scale="paper")
     F.skip("u-mnist", "fig-e", "on mnist", "mnist not found", scale="ci")
-    F.check("t-acc", "fig-d", "accuracy", 0.5, 1.0, scale="ci")  # a run with the data
+    F.check("t-acc", "fig-d", "accuracy", 0.5, 1.0, scale="ci")  # same run: its own skips stay
+    assert len(rows(figdir / "_ci" / "verification.json")) == 4
+    monkeypatch.setattr(F, "_RUN_ID", "a later run")
+    F.check("t-acc", "fig-d", "accuracy", 0.5, 1.0, scale="ci")  # a later run with the data
     left = {(r["claim"], r["scale"]) for r in rows(figdir / "_ci" / "verification.json")}
     assert left == {("t-big", "ci"), ("u-mnist", "ci"), ("t-acc", "ci")}  # other figure, other reason: kept
     assert {r["claim"] for r in rows(figdir / "verification.json")} == {"t-mnist"}  # other scale: kept
