@@ -105,10 +105,6 @@ def save_figure(fig, fig_id: str, scale: str, params: dict | None = None, runtim
 # ----------------------------------------------------------------------------------------------
 
 
-# Code that only draws or saves: editing it never changes a cached result.
-_PRESENTATION_MODULES = {"figures.py"}
-
-
 def _code_fingerprint(source: str) -> str:
     """The source's syntax tree without docstrings and without top-level ``plot_*`` functions (which only draw).
 
@@ -143,7 +139,7 @@ def _source_hash() -> str:
     """
     h = hashlib.sha256()
     for p in sorted(Path(__file__).parent.glob("*.py")):
-        if p.name not in _PRESENTATION_MODULES:
+        if p.name != "figures.py":  # this module only draws, saves and reports
             h.update(p.name.encode() + _code_fingerprint(p.read_text()).encode())
     return h.hexdigest()[:12]
 
