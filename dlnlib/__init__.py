@@ -13,6 +13,8 @@ from ._util import DEFAULT_DTYPE, default_device
 from .networks import DLN, cdln, init_weight, lop_basis, lop_compressed, narrow_dln, wide_dln
 from .problems import (Completion, Factorisation, Regression, Sensing, bernoulli_mask, exact_count_mask,
                        kwon_target, low_rank_target, sensing, spectral_factors, truncated_gaussian_target, whiten)
-from .train import GD, Adam, DivergenceError, History, layer_grads, loss_and_grads, record_grid, train
+from .optim import GD, Adam, DivergenceError, layer_grads, loss_and_grads
+from .recorders import History, record_grid
+from .train import train
 
 __version__ = "0.1.0"

@@ -54,6 +54,31 @@ def check_matrix(name: str, x: Tensor, shape: tuple[int, int] | None = None) -> 
         raise ValueError(f"{name} must have trailing shape {tuple(shape)}, got {tuple(x.shape)}.")
 
 
+def check_multiplier(name: str, x, allow_zero: bool = False) -> None:
+    """A step multiplier (``α``, ``γ``): a real number or a real tensor, finite and ``> 0`` (``≥ 0`` with
+    ``allow_zero``).
+
+    >>> check_multiplier("alpha", -1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be finite and > 0, got -1.0.
+    """
+    what = ">= 0" if allow_zero else "> 0"
+    if isinstance(x, Tensor):
+        if x.is_complex() or not x.is_floating_point():
+            raise TypeError(f"{name} must be a real floating-point tensor, got dtype {x.dtype}.")
+        bad = ~torch.isfinite(x) | ((x < 0) if allow_zero else (x <= 0))
+        if bad.any():
+            raise ValueError(f"{name} must be finite and {what} everywhere, got {x[bad].flatten()[:4].tolist()} "
+                             "among its entries.")
+        return
+    if isinstance(x, bool) or not isinstance(x, (int, float)) and not hasattr(x, "__float__"):
+        raise TypeError(f"{name} must be a real number or a tensor, got {type(x).__name__} {x!r}.")
+    v = float(x)
+    if not (v == v and abs(v) != float("inf")) or (v < 0 if allow_zero else v <= 0):
+        raise ValueError(f"{name} must be finite and {what}, got {x!r}.")
+
+
 def check_rank(r: int, d_out: int, d_in: int, what: str = "rank r") -> None:
     if not isinstance(r, int) or r < 1:
         raise ValueError(f"{what} must be a positive integer, got {r!r}.")

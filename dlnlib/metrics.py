@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from ._util import Tensor
@@ -124,3 +125,45 @@ def fit_log_linear(values: Sequence[float]) -> tuple[float, float, float]:
     resid = y - (a + b * x)
     ss = ((y - y.mean()) ** 2).sum()
     return float(b), float(a), float(1 - (resid**2).sum() / ss) if ss > 0 else 1.0
+
+
+def first_crossing(values, x, level, *, below: bool = False, interpolate: bool = False):
+    """The first ``x`` at which ``values`` reaches ``level``: ``values ≥ level`` (or ``≤ level`` with ``below``).
+
+    ``values`` is ``(K,)`` or ``(K, n)`` (one column per curve), ``x`` the ``(K,)`` axis (iterations or seconds),
+    ``level`` a scalar or an ``(n,)`` array (one level per column). Returns a float, or an ``(n,)`` array for 2-D
+    ``values``; ``inf`` where the level is never reached (NaN never counts). With ``interpolate`` the crossing
+    between two records ``k−1, k`` is placed by linear interpolation in ``values``:
+    ``x_{k−1} + (level − v_{k−1})/(v_k − v_{k−1})·(x_k − x_{k−1})`` (at ``x_k`` when ``v_k = v_{k−1}``); a crossing
+    at the first record is ``x_0``. This is the one threshold helper of the workbook: learning times
+    (``σ_i ≥ σ_i*/2``), times to a tolerance, first iteration below a level.
+
+    >>> first_crossing(np.array([3.0, 2.0, 1.0]), np.array([0.0, 1.0, 2.0]), 1.5, below=True, interpolate=True)
+    1.5
+    >>> first_crossing(np.array([[0, 0], [2, 0], [3, 1]]), np.array([0, 10, 20]), np.array([1.5, 1.0])).tolist()
+    [10.0, 20.0]
+    >>> first_crossing(np.array([3.0, np.nan, 0.5]), np.arange(3), 1.0, below=True)
+    2.0
+    """
+    v = np.asarray(values, dtype=float)
+    t = np.asarray(x, dtype=float)
+    if v.ndim not in (1, 2):
+        raise ValueError(f"values must be (K,) or (K, n), got shape {v.shape}.")
+    if t.shape != v.shape[:1]:
+        raise ValueError(f"x has shape {t.shape} but values have {v.shape[0]} records.")
+    cols = v.reshape(v.shape[0], -1)
+    lev = np.broadcast_to(np.asarray(level, dtype=float), cols.shape[1:])
+    out = np.full(cols.shape[1], np.inf)
+    for j in range(cols.shape[1]):
+        c, L = cols[:, j], lev[j]
+        hit = np.nonzero(c <= L if below else c >= L)[0]
+        if hit.size == 0:
+            continue
+        k = int(hit[0])
+        if not interpolate or k == 0:
+            out[j] = t[k]
+            continue
+        v0, v1 = c[k - 1], c[k]
+        w = (L - v0) / (v1 - v0) if v1 != v0 else 1.0
+        out[j] = t[k - 1] + w * (t[k] - t[k - 1])
+    return float(out[0]) if v.ndim == 1 else out

@@ -8,32 +8,47 @@ batch dimensions allowed, shared by all factors) and a per-factor learning-rate 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import torch
 
-from ._util import Tensor, check_finite, check_matrix, check_rank, make_generator, resolve
+from ._util import Tensor, check_finite, check_matrix, check_multiplier, check_rank, make_generator, resolve
 from .problems import Problem, random_orthonormal, spectral_factors
 
 Init = Literal["orthogonal", "normal", "uniform"]
+
+
+def _is_one(x) -> bool:
+    return isinstance(x, (int, float)) and x == 1.0
 
 
 @dataclass
 class DLN:
     """A deep linear network ``x ↦ W_L ⋯ W_1 x``.
 
-    ``weights[l-1]`` is ``W_l`` with shape ``(*batch, d_l, d_{l-1})``. ``lr_scales[l-1]`` multiplies the step
-    of ``W_l`` (float or a ``(*batch)`` tensor, e.g. an α grid). ``name`` labels figures.
+    ``weights[l-1]`` is ``W_l`` with shape ``(*batch, d_l, d_{l-1})``. The outer factors ``W_1`` and ``W_L`` move
+    with step ``α·γ·η``, the others with ``η``: ``alpha`` is C-DLN's discrepant step (Algorithm 1 of [K]),
+    ``gamma`` the LoP-compressed net's step on its basis factors (``γ = 0`` freezes them). Each is a float or a
+    ``(*batch)`` tensor (an α grid). ``name`` labels figures.
+
+    >>> net = DLN([torch.ones(2, 3), torch.ones(2, 2), torch.ones(1, 2)], alpha=5.0)
+    >>> net.depth, net.widths, net.lr_scales
+    (3, [3, 2, 2, 1], [5.0, 1.0, 5.0])
     """
 
     weights: list[Tensor]
-    lr_scales: list = field(default_factory=list)
     name: str = "DLN"
+    alpha: float | Tensor = 1.0
+    gamma: float | Tensor = 1.0
 
     def __post_init__(self):
-        if len(self.weights) < 1:
-            raise ValueError("a DLN needs at least one factor.")
+        if not isinstance(self.weights, (list, tuple)) or len(self.weights) < 1:
+            raise ValueError("a DLN needs a list of at least one factor W_1, …, W_L.")
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__} (step multipliers are the "
+                            "keyword arguments alpha= and gamma=).")
+        self.weights = list(self.weights)
         for i, W in enumerate(self.weights):
             check_matrix(f"W_{i + 1}", W)
         for i in range(1, len(self.weights)):
@@ -42,10 +57,17 @@ class DLN:
                     f"factor shapes do not chain: W_{i + 1} has {self.weights[i].shape[-1]} columns but "
                     f"W_{i} has {self.weights[i - 1].shape[-2]} rows (W_l must be d_l × d_(l-1))."
                 )
-        if not self.lr_scales:
-            self.lr_scales = [1.0] * len(self.weights)
-        if len(self.lr_scales) != len(self.weights):
-            raise ValueError(f"lr_scales has {len(self.lr_scales)} entries for {len(self.weights)} factors.")
+        for k in ("alpha", "gamma"):
+            check_multiplier(k, getattr(self, k), allow_zero=k == "gamma")
+
+    @property
+    def lr_scales(self) -> list:
+        """Per-factor step multipliers ``[α·γ, 1, …, 1, α·γ]`` (read-only; set ``alpha``/``gamma``)."""
+        a, g = self.alpha, self.gamma
+        outer = a if _is_one(g) else g if _is_one(a) else a * g
+        if self.depth == 1:
+            return [outer]
+        return [outer] + [1.0] * (self.depth - 2) + [outer]
 
     @property
     def depth(self) -> int:
@@ -64,7 +86,7 @@ class DLN:
     def n_params(self) -> int:
         """Trainable parameters of one network of the batch."""
         return sum(W.shape[-1] * W.shape[-2] for W, s in zip(self.weights, self.lr_scales)
-                   if not (isinstance(s, float) and s == 0.0))
+                   if not (isinstance(s, (int, float)) and s == 0.0))
 
     def end_to_end(self) -> Tensor:
         """``W_{L:1}`` of shape ``(*batch, d_L, d_0)``."""
@@ -74,7 +96,7 @@ class DLN:
         return P
 
     def clone(self) -> "DLN":
-        return DLN([W.clone() for W in self.weights], list(self.lr_scales), self.name)
+        return DLN([W.clone() for W in self.weights], self.name, alpha=self.alpha, gamma=self.gamma)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,35 +151,52 @@ def wide_dln(widths: Sequence[int], eps: float, init: Init = "orthogonal", seed=
     return DLN(Ws, name=name)
 
 
-def cdln(surrogate: Tensor | Problem, r_hat: int, depth: int, eps: float, alpha=1.0, *,
+def cdln(surrogate: Tensor | Problem, r_hat: int, depth: int, eps, alpha=1.0, *,
          scale_outer: bool = True, r: int | None = None, name: str = "C-DLN") -> DLN:
     """Compressed DLN, Algorithm 1 of [K]: spectral init from the surrogate and step ``α·η`` on the outer factors.
 
     ``W̃_1(0) = ε V_r̂ᵀ`` (``r̂×d_in``), ``W̃_l(0) = ε I_r̂`` (middle), ``W̃_L(0) = ε U_r̂`` (``d_out×r̂``), where
     ``U_r̂, V_r̂`` are the top-``r̂`` singular vectors of the surrogate ``(…, d_out, d_in)`` (or of
-    ``problem.surrogate()``). ``alpha`` may be a ``(*batch)`` tensor (an α sweep). ``scale_outer=False``
-    gives the official code's unscaled ``[Vᵀ, U]`` for ``L = 2``. ``r`` (optional) checks ``r̂ >= r``.
+    ``problem.surrogate()``). ``eps`` and ``alpha`` may be floats or ``(B,)`` grids (tensors or sequences); the
+    batch shape is the broadcast of the surrogate's batch with the grids', and the spectral factors are computed
+    once per surrogate. ``scale_outer=False`` gives the official code's unscaled ``[Vᵀ, U]`` for ``L = 2``.
+    ``r`` (optional) checks ``r̂ >= r``.
+
+    >>> M = torch.diag(torch.tensor([3.0, 2.0, 1.0], dtype=torch.float64))
+    >>> net = cdln(M, 2, 3, eps=[0.1, 0.2], alpha=5.0); net.batch_shape, net.widths, net.lr_scales
+    ((2,), [3, 2, 2, 3], [5.0, 1.0, 5.0])
     """
     S = surrogate.surrogate() if isinstance(surrogate, Problem) else surrogate
     check_matrix("surrogate", S)
     check_finite("surrogate", S)
-    if depth < 2:
-        raise ValueError(f"C-DLN needs depth L >= 2, got {depth}.")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 2:
+        raise ValueError(f"C-DLN needs an integer depth L >= 2, got depth={depth!r}.")
     if r is not None and r_hat < r:
         raise ValueError(f"r_hat = {r_hat} is below the target rank r = {r}; C-DLN needs r <= r_hat <= d.")
     check_rank(r_hat, S.shape[-2], S.shape[-1], "r_hat")
+    eps, alpha = (_grid(k, x, S) for k, x in (("eps", eps), ("alpha", alpha)))
     U, _, V = spectral_factors(S, r_hat)
     batch = tuple(S.shape[:-2])
-    if isinstance(alpha, Tensor) and alpha.ndim:  # an α grid on one surrogate: one network per α
-        batch = tuple(torch.broadcast_shapes(batch, alpha.shape))
-        alpha = alpha.to(dtype=S.dtype, device=S.device)
-    s = eps if scale_outer else 1.0
+    for g in (eps, alpha):
+        if isinstance(g, Tensor) and g.ndim:
+            batch = tuple(torch.broadcast_shapes(batch, g.shape))
+    e = eps.reshape(eps.shape + (1, 1)) if isinstance(eps, Tensor) else eps
+    s = e if scale_outer else 1.0
     eye = torch.eye(r_hat, dtype=S.dtype, device=S.device).expand(batch + (r_hat, r_hat))
     Vt = V.transpose(-1, -2).expand(batch + (r_hat, S.shape[-1]))
     U = U.expand(batch + (S.shape[-2], r_hat))
-    Ws = [s * Vt.contiguous()] + [eps * eye.clone() for _ in range(depth - 2)] + [s * U.contiguous()]
-    scales = [alpha] + [1.0] * (depth - 2) + [alpha]
-    return DLN(Ws, scales, name=name)
+    Ws = [(s * Vt).contiguous()] + [(e * eye).contiguous() for _ in range(depth - 2)] + [(s * U).contiguous()]
+    return DLN(Ws, name, alpha=alpha)
+
+
+def _grid(name: str, x, like: Tensor):
+    """A float stays a float; a sequence or tensor becomes a tensor of ``like``'s dtype and device."""
+    if isinstance(x, Tensor) or isinstance(x, (list, tuple)) or hasattr(x, "__array__"):
+        t = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+        check_multiplier(name, t)
+        return t.item() if t.ndim == 0 and not isinstance(x, Tensor) else t
+    check_multiplier(name, x)
+    return x
 
 
 def narrow_dln(d_out: int, d_in: int, width: int, depth: int, eps: float, init: Init = "orthogonal", seed=None,
@@ -241,4 +280,4 @@ def lop_compressed(basis: LoPBasis, depth: int, eps: float, gamma: float = 0.0, 
     k = basis.V11.shape[1]
     eye = torch.eye(k, dtype=basis.V11.dtype, device=basis.V11.device)
     Ws = [basis.V11.T.contiguous()] + [eps * eye.clone() for _ in range(depth)] + [basis.UL1.contiguous()]
-    return DLN(Ws, [gamma] + [1.0] * depth + [gamma], name=name)
+    return DLN(Ws, name, gamma=gamma)

@@ -426,3 +426,30 @@ def whiten(X: Tensor, eps: float = 0.0) -> tuple[Tensor, Tensor]:
         raise ValueError("X Xᵀ is singular: the data do not span all feature directions; pass eps > 0.")
     P = (evecs * evals.rsqrt().unsqueeze(-2)) @ evecs.transpose(-1, -2)
     return P @ X, P
+
+
+# ----------------------------------------------------------------------------------------------
+# The one step-size convention
+# ----------------------------------------------------------------------------------------------
+
+
+def rescale_step(eta, problem: Problem, normalisation: Normalisation):
+    """The step that makes GD on ``problem`` under another ``normalisation`` take the same update: ``η·c/c'``.
+
+    A step is always given on the problem's declared loss ``(c/2)‖residual‖²`` (conventions §1.4): GD moves by
+    ``η·c·∂(½‖residual‖²)``, so the same update under normalisation constant ``c'`` needs ``η' = η·c/c'``. E.g. the
+    talk's steps on the mean factorisation loss, ``η_mean``, are ``η_mean/d²`` on the sum loss. Returns a float,
+    or a tensor with the problem's batch shape when ``c`` is per run (completion's ``"observed"``).
+
+    >>> P = Factorisation(torch.eye(10, dtype=torch.float64), "mean")
+    >>> rescale_step(100.0, P, "sum")
+    1.0
+    """
+    import dataclasses
+
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a dlnlib Problem, got {type(problem).__name__}.")
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not (0 < eta < math.inf):
+        raise ValueError(f"eta must be a finite number > 0, got {eta!r}.")
+    other = dataclasses.replace(problem, normalisation=normalisation)
+    return eta * problem.loss_scale / other.loss_scale

@@ -117,14 +117,21 @@ def test_dln_shapes_must_chain():
         DLN([randn(3, 4), randn(2, 5)])
     with pytest.raises(ValueError, match="at least one factor"):
         DLN([])
-    with pytest.raises(ValueError, match="lr_scales has 1 entries for 2 factors"):
+    with pytest.raises(TypeError, match="name must be a string.*alpha= and gamma="):
         DLN([randn(3, 4), randn(2, 3)], [1.0])
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="alpha must be finite and > 0"):
+            DLN([randn(3, 4)], alpha=bad)
+    with pytest.raises(ValueError, match="gamma must be finite and >= 0"):
+        DLN([randn(3, 4)], gamma=-0.5)
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        DLN([randn(3, 4)], alpha="2")
     with pytest.raises(ValueError, match="must be a matrix"):
         DLN([randn(3)])
 
 
 def test_n_params_excludes_frozen_factors():
-    net = DLN([randn(3, 4), randn(3, 3), randn(2, 3)], [0.0, 1.0, 0.0])
+    net = DLN([randn(3, 4), randn(3, 3), randn(2, 3)], gamma=0.0)
     assert net.n_params == 9
 
 

@@ -29,7 +29,7 @@ def assert_close(a, b, tol=1e-12):
 
 
 def stack_nets(nets):
-    return DLN([torch.stack(ws) for ws in zip(*(n.weights for n in nets))], list(nets[0].lr_scales))
+    return DLN([torch.stack(ws) for ws in zip(*(n.weights for n in nets))], alpha=nets[0].alpha, gamma=nets[0].gamma)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,14 +229,14 @@ def test_gd_weight_decay_and_momentum_formula():
     W0 = torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], dtype=F64, device=DEV)
     M = torch.tensor([[0.5, 0.0, 1.0], [2.0, -1.0, 0.0]], dtype=F64, device=DEV)
     eta, lam, mu, s = 0.1, 0.5, 0.9, 2.0
-    h = train(DLN([W0], [s]), Factorisation(M), GD(eta, weight_decay=lam, momentum=mu), 3)
+    h = train(DLN([W0], alpha=s), Factorisation(M), GD(eta, weight_decay=lam, momentum=mu), 3)
     W, v = W0.clone(), torch.zeros_like(W0)
     for _ in range(3):
         v = mu * v + (W - M)
         W = (1 - eta * lam) * W - eta * s * v
     assert_close(h.net.weights[0], W, 1e-14)
     # first step by numbers: v = W0 − M, W1 = 0.95·W0 − 0.2·(W0 − M)
-    h1 = train(DLN([W0], [s]), Factorisation(M), GD(eta, weight_decay=lam, momentum=mu), 1)
+    h1 = train(DLN([W0], alpha=s), Factorisation(M), GD(eta, weight_decay=lam, momentum=mu), 1)
     assert_close(h1.net.weights[0], 0.95 * W0 - 0.2 * (W0 - M), 1e-14)
 
 
@@ -244,9 +244,14 @@ def test_gd_plain_step_and_frozen_factor():
     W1, W2 = randn(3, 4, seed=0), randn(2, 3, seed=1)
     P = Factorisation(randn(2, 4, seed=2))
     _, _, (g1, g2) = loss_and_grads(DLN([W1, W2]), P)
-    h = train(DLN([W1, W2], [0.0, 3.0]), P, GD(0.01), 1)
-    assert torch.equal(h.net.weights[0], W1)  # lr scale 0: frozen
-    assert_close(h.net.weights[1], W2 - 0.03 * g2, 1e-14)
+    h = train(DLN([W1, W2], gamma=0.0), P, GD(0.01), 1)
+    assert torch.equal(h.net.weights[0], W1) and torch.equal(h.net.weights[1], W2)  # γ = 0: outer factors frozen
+    W3 = randn(3, 3, seed=3)
+    _, _, (g1, g3, g2) = loss_and_grads(DLN([W1, W3, W2]), P)
+    h = train(DLN([W1, W3, W2], alpha=3.0), P, GD(0.01), 1)
+    assert_close(h.net.weights[0], W1 - 0.03 * g1, 1e-14)  # outer factors at α·η
+    assert_close(h.net.weights[1], W3 - 0.01 * g3, 1e-14)  # middle factor at η
+    assert_close(h.net.weights[2], W2 - 0.03 * g2, 1e-14)
 
 
 def test_adam_update_formula_and_progress():
