@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Sequence
 
@@ -77,6 +78,42 @@ def check_multiplier(name: str, x, allow_zero: bool = False) -> None:
     v = float(x)
     if not (v == v and abs(v) != float("inf")) or (v < 0 if allow_zero else v <= 0):
         raise ValueError(f"{name} must be finite and {what}, got {x!r}.")
+
+
+def check_int(name: str, x, minimum: int = 0) -> int:
+    """An integer count ``>= minimum`` (bools and floats like ``10.5`` are rejected by name).
+
+    >>> check_int("iterations", 10.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: iterations must be an integer, got float 10.5.
+    """
+    if isinstance(x, bool) or not isinstance(x, int) and not (hasattr(x, "__index__") and not hasattr(x, "shape")):
+        raise TypeError(f"{name} must be an integer, got {type(x).__name__} {x!r}.")
+    x = int(x)
+    if x < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {x}.")
+    return x
+
+
+def check_real(name: str, x, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False,
+               high_open: bool = False) -> float:
+    """A finite real number in the interval ``[low, high]`` (open ends on request); returns it as a float.
+
+    >>> check_real("momentum", 1.0, low=0.0, high=1.0, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: momentum must be a finite number in [0, 1), got 1.0.
+    """
+    if isinstance(x, bool) or isinstance(x, str) or not hasattr(x, "__float__") or isinstance(x, complex):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}.")
+    v = float(x)
+    bad = not math.isfinite(v) or (v <= low if low_open else v < low) or (v >= high if high_open else v > high)
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a finite number in {lo}{low:g}, {high:g}{hi}, got {x!r}.")
+    return v
 
 
 def check_rank(r: int, d_out: int, d_in: int, what: str = "rank r") -> None:

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import torch
 
-from ._util import Tensor
+from ._util import Tensor, check_multiplier, check_real
 from .networks import DLN
 from .problems import Problem
 
@@ -91,6 +91,11 @@ class GD:
     momentum: float = 0.0
     _buf: list | None = field(default=None, repr=False)
 
+    def __post_init__(self):
+        check_multiplier("lr (the step size η)", self.lr)
+        check_real("weight_decay", self.weight_decay, low=0.0)
+        check_real("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+
     def describe(self) -> str:
         return f"η = {_fmt(self.lr)}" + (f", λ = {self.weight_decay}" if self.weight_decay else "") + (
             f", momentum = {self.momentum}" if self.momentum else "")
@@ -127,6 +132,14 @@ class Adam:
     _m: list | None = field(default=None, repr=False)
     _v: list | None = field(default=None, repr=False)
     _t: int = 0
+
+    def __post_init__(self):
+        check_multiplier("lr (the step size η)", self.lr)
+        b1, b2 = self.betas
+        check_real("betas[0]", b1, low=0.0, high=1.0, high_open=True)
+        check_real("betas[1]", b2, low=0.0, high=1.0, high_open=True)
+        check_real("eps", self.eps, low=0.0, low_open=True)
+        check_real("weight_decay", self.weight_decay, low=0.0)
 
     def describe(self) -> str:
         return f"Adam η = {_fmt(self.lr)}"

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ._engines import _make_engine
-from ._util import Tensor
+from ._util import Tensor, check_int, check_real
 from .networks import DLN
 from .optim import GD, Adam, DivergenceError, _fmt
 from .optim import layer_grads, loss_and_grads, prefix_products  # noqa: F401  TRANSITIONAL re-export, removed after the move
@@ -53,14 +53,8 @@ def train(
     collected on the device and inspected in blocks — the error still names the first bad iteration and its
     loss, and recorders never see a state past it.
     """
-    if iterations < 0:
-        raise ValueError(f"iterations must be >= 0, got {iterations}.")
-    if on_divergence not in ("raise", "flag"):
-        raise ValueError("on_divergence must be 'raise' or 'flag'.")
+    _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence, check_every)
     net = net if in_place else net.clone()
-    if (net.widths[-1], net.widths[0]) != tuple(problem.shape):
-        raise ValueError(f"the network maps R^{net.widths[0]} -> R^{net.widths[-1]} but the problem's matrices are "
-                         f"{problem.shape[0]}×{problem.shape[1]}; set d_L = {problem.shape[0]}, d_0 = {problem.shape[1]}.")
     if record_at is None:
         record_at = 100
     rec_it = record_grid(iterations, record_at) if isinstance(record_at, int) else np.unique(
@@ -182,6 +176,45 @@ def train(
     values = {k: np.stack(v) if v else np.zeros((0,)) for k, v in out.items()}
     return History(np.asarray(it_rec), values, np.asarray(times), stop_it, div_at, net,
                    elapsed / max(steps_done, 1))
+
+
+def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence,
+                check_every) -> None:
+    """Reject bad arguments of :func:`train` with a message naming the argument, its value and what is allowed."""
+    if not isinstance(net, DLN):
+        raise TypeError(f"net must be a dlnlib DLN, got {type(net).__name__}.")
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a dlnlib Problem, got {type(problem).__name__}.")
+    if not isinstance(optimizer, (GD, Adam)):
+        raise TypeError(f"optimizer must be dlnlib.GD or dlnlib.Adam, got {type(optimizer).__name__}.")
+    check_int("iterations", iterations, 0)
+    if isinstance(record_at, int) and not isinstance(record_at, bool):
+        check_int("record_at", record_at, 1)
+    elif record_at is not None and len(list(record_at)) == 0:
+        raise ValueError("record_at is empty: pass the iterations to record, or an int n for n evenly spaced ones.")
+    if tol is not None:
+        check_real("tol", tol, low=0.0)
+    check_real("divergence_factor", divergence_factor, low=1.0, low_open=True)
+    if on_divergence not in ("raise", "flag"):
+        raise ValueError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}.")
+    check_int("check_every", check_every, 1)
+    if (net.widths[-1], net.widths[0]) != tuple(problem.shape):
+        raise ValueError(f"the network maps R^{net.widths[0]} -> R^{net.widths[-1]} but the problem's matrices are "
+                         f"{problem.shape[0]}×{problem.shape[1]}; set d_L = {problem.shape[0]}, d_0 = {problem.shape[1]}.")
+    target = getattr(problem, "target", None)
+    ref = target if target is not None else getattr(problem, "X", None)
+    if ref is not None and ref.dtype != net.weights[0].dtype:
+        raise TypeError(f"the problem is {ref.dtype} but the network is {net.weights[0].dtype}; build both in one "
+                        "dtype (float64 by default, float32 allowed).")
+    pb = tuple(ref.shape[:-2]) if target is not None else ()
+    try:
+        ok = tuple(torch.broadcast_shapes(pb, net.batch_shape)) == tuple(net.batch_shape)
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"the problem's batch shape {pb} does not fit the network's batch shape {net.batch_shape}: "
+                         "a batch of problems needs a network with the same batch (build it with batch=(B,) or "
+                         "dlnlib.batching.stack_nets); one problem may serve a batch of networks.")
 
 
 def _divergence_message(t, loss, bad, optimizer, net) -> str:

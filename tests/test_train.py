@@ -10,7 +10,9 @@ import torch
 from dlnlib._util import default_device
 from dlnlib.networks import DLN, cdln, wide_dln
 from dlnlib.problems import Completion, Factorisation, Regression, exact_count_mask, low_rank_target, sensing
-from dlnlib.train import GD, Adam, DivergenceError, History, layer_grads, loss_and_grads, record_grid, train
+from dlnlib.optim import GD, Adam, DivergenceError, layer_grads, loss_and_grads
+from dlnlib.recorders import History, record_grid
+from dlnlib.train import train
 
 F64 = torch.float64
 DEV = default_device()
@@ -310,7 +312,7 @@ def test_record_at_validation_and_forms():
 def test_bad_arguments():
     P = Factorisation(low_rank_target(3, 4, 1, seed=0))
     net = wide_dln([4, 3, 3], 0.5, seed=0)
-    with pytest.raises(ValueError, match="iterations must be >= 0"):
+    with pytest.raises(ValueError, match="iterations must be an integer >= 0"):
         train(net, P, GD(0.1), -1)
     with pytest.raises(ValueError, match="on_divergence must be 'raise' or 'flag'"):
         train(net, P, GD(0.1), 1, on_divergence="ignore")
@@ -383,3 +385,62 @@ def test_zero_iterations_records_the_initial_state():
     h = train(net, P, GD(0.1), 0)
     assert h.iterations.tolist() == [0]
     assert h.loss[0] == pytest.approx(float(P.loss(net.end_to_end())), rel=1e-14)
+
+
+@pytest.mark.parametrize("kw, err, msg", [
+    (dict(iterations=10.5), TypeError, "iterations must be an integer, got float 10.5"),
+    (dict(iterations="5"), TypeError, "iterations must be an integer"),
+    (dict(record_at=0), ValueError, "record_at must be an integer >= 1"),
+    (dict(record_at=[]), ValueError, "record_at is empty"),
+    (dict(tol=-1.0), ValueError, r"tol must be a finite number in \[0, inf\]"),
+    (dict(tol=float("nan")), ValueError, "tol must be a finite number"),
+    (dict(check_every=0), ValueError, "check_every must be an integer >= 1"),
+    (dict(on_divergence="ignore"), ValueError, "on_divergence must be 'raise' or 'flag', got 'ignore'"),
+])
+def test_train_rejects_bad_arguments_by_name(kw, err, msg):
+    P = Factorisation(low_rank_target(3, 4, 1, seed=0))
+    net = wide_dln([4, 3, 3], 0.5, seed=0)
+    args = dict(iterations=5) | kw
+    with pytest.raises(err, match=msg):
+        train(net, P, GD(0.1), args.pop("iterations"), **args)
+
+
+@pytest.mark.parametrize("make, err, msg", [
+    (lambda: GD(0.0), ValueError, r"lr \(the step size η\) must be finite and > 0, got 0.0"),
+    (lambda: GD(-10.0), ValueError, "lr .* must be finite and > 0"),
+    (lambda: GD(float("nan")), ValueError, "lr .* must be finite and > 0"),
+    (lambda: GD("0.1"), TypeError, "lr .* must be a real number"),
+    (lambda: GD(torch.tensor([0.1, -0.1], dtype=F64)), ValueError, "must be finite and > 0 everywhere"),
+    (lambda: GD(0.1, weight_decay=-1e-3), ValueError, "weight_decay must be a finite number in \\[0, inf\\]"),
+    (lambda: GD(0.1, momentum=1.0), ValueError, r"momentum must be a finite number in \[0, 1\)"),
+    (lambda: Adam(-1e-3), ValueError, "lr .* must be finite and > 0"),
+    (lambda: Adam(1e-3, betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be"),
+])
+def test_optimisers_reject_bad_steps_by_name(make, err, msg):
+    with pytest.raises(err, match=msg):
+        make()
+
+
+def test_train_rejects_mismatched_dtypes_and_batches():
+    M = low_rank_target(3, 4, 1, seed=0)
+    net = wide_dln([4, 3, 3], 0.5, seed=0)
+    with pytest.raises(TypeError, match="the problem is torch.float32 but the network is torch.float64"):
+        train(net, Factorisation(M.float()), GD(0.1), 1)
+    with pytest.raises(TypeError, match="the problem is torch.float64 but the network is torch.float32"):
+        train(wide_dln([4, 3, 3], 0.5, seed=0, dtype=torch.float32), Factorisation(M), GD(0.1), 1)
+    Mb = M.expand(4, 3, 4).contiguous()
+    with pytest.raises(ValueError, match=r"batch shape \(4,\) does not fit the network's batch shape \(\)"):
+        train(net, Factorisation(Mb), GD(0.1), 1)
+    with pytest.raises(ValueError, match=r"batch shape \(4,\) does not fit the network's batch shape \(3,\)"):
+        train(wide_dln([4, 3, 3], 0.5, seed=0, batch=(3,)), Factorisation(Mb), GD(0.1), 1)
+
+
+def test_divergence_message_names_alpha_or_gamma():
+    M = 10 * low_rank_target(3, 3, 1, seed=0)
+    with pytest.raises(DivergenceError, match="multiplier α = 3") as e:
+        train(DLN([W.clone() for W in wide_dln([3, 3, 3], 0.5, seed=0).weights], alpha=3.0), Factorisation(M),
+              GD(5.0), 50)
+    assert "γ" not in str(e.value)
+    with pytest.raises(DivergenceError, match="multiplier γ = 0.5") as e:
+        train(DLN(wide_dln([3, 3, 3, 3], 0.5, seed=0).weights, gamma=0.5), Factorisation(M), GD(5.0), 50)
+    assert "α" not in str(e.value)
