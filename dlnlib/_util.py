@@ -48,6 +48,37 @@ def check_finite(name: str, x: Tensor) -> None:
         raise ValueError(f"{name} contains NaN or Inf entries; pass a finite tensor.")
 
 
+def as_real_tensor(name: str, x, ndim_min: int = 2) -> Tensor:
+    """The workbook's dtype policy for data given to a public function (targets, masks, measurements, data).
+
+    float64 (the default) and float32 pass through unchanged; integer and bool tensors, NumPy arrays and nested
+    lists are converted (NumPy float32 stays float32, everything else becomes float64); float16/bfloat16 (too
+    coarse for the checks here) and complex tensors are rejected by name. Shapes are checked by the caller.
+
+    >>> as_real_tensor("target", [[1, 2], [3, 4]]).dtype
+    torch.float64
+    >>> as_real_tensor("target", torch.ones(2, 2, dtype=torch.complex128))
+    Traceback (most recent call last):
+    ...
+    TypeError: target must be real, got dtype torch.complex128; pass float64 (default) or float32.
+    """
+    if not isinstance(x, Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise TypeError(f"{name} must be a tensor or an array of numbers, got {type(x).__name__}.") from e
+    if x.is_complex():
+        raise TypeError(f"{name} must be real, got dtype {x.dtype}; pass float64 (default) or float32.")
+    if x.dtype in (torch.float16, torch.bfloat16):
+        raise TypeError(f"{name} has dtype {x.dtype}, too coarse for the workbook's checks; pass float64 "
+                        "(default) or float32.")
+    if not x.is_floating_point():
+        x = x.to(DEFAULT_DTYPE)
+    if x.ndim < ndim_min:
+        raise ValueError(f"{name} must be a matrix of shape (..., rows, cols), got shape {tuple(x.shape)}.")
+    return x
+
+
 def check_matrix(name: str, x: Tensor, shape: tuple[int, int] | None = None) -> None:
     if x.ndim < 2:
         raise ValueError(f"{name} must be a matrix of shape (..., rows, cols), got shape {tuple(x.shape)}.")

@@ -167,3 +167,92 @@ def first_crossing(values, x, level, *, below: bool = False, interpolate: bool =
         w = (L - v0) / (v1 - v0) if v1 != v0 else 1.0
         out[j] = t[k - 1] + w * (t[k] - t[k - 1])
     return float(out[0]) if v.ndim == 1 else out
+
+
+# ----------------------------------------------------------------------------------------------
+# Angles of vectors and subspaces, rank correlation, distance to a path (NumPy)
+# ----------------------------------------------------------------------------------------------
+
+
+def vector_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angles ``(k,)`` in radians between the unit columns of ``a, b (n, k)``, sign-invariant and accurate near 0:
+    ``atan2(‖a − (a·b)b‖, |a·b|)``.
+
+    >>> vector_angles(np.eye(2), -np.eye(2)).tolist()
+    [0.0, 0.0]
+    """
+    c = (a * b).sum(0)
+    s = np.linalg.norm(a - b * c, axis=0)
+    return np.arctan2(s, np.abs(c))
+
+
+def max_principal_angle(A: np.ndarray, B: np.ndarray) -> float:
+    """Largest principal angle (radians) between the spans of orthonormal ``A, B (n, k)``:
+    ``atan2(‖(I − AAᵀ)B‖₂, σ_min(AᵀB))``, accurate near 0 (``0`` for ``k = 0``).
+
+    >>> round(max_principal_angle(np.eye(3)[:, :1], np.array([[1.0], [1.0], [0.0]]) / np.sqrt(2)), 6)
+    0.785398
+    """
+    if A.shape[1] == 0:
+        return 0.0
+    R = B - A @ (A.T @ B)
+    s = np.linalg.norm(R, 2)
+    c = np.linalg.svd(A.T @ B, compute_uv=False).min()
+    return float(np.arctan2(s, c))
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation of ``x, y (n,)`` (ties get average ranks; NaN when either is constant).
+
+    >>> spearman([1, 2, 3], [30, 20, 10])
+    -1.0
+    """
+    import math
+
+    def rank(a):
+        a = np.asarray(a, dtype=np.float64)
+        order = a.argsort(kind="stable")
+        r = np.empty_like(a)
+        r[order] = np.arange(len(a), dtype=np.float64)
+        for v in np.unique(a):  # average ranks of ties
+            r[a == v] = r[a == v].mean()
+        return r
+    rx, ry = rank(x), rank(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = math.sqrt(float((rx**2).sum() * (ry**2).sum()))
+    return float((rx * ry).sum() / den) if den > 0 else float("nan")
+
+
+def polyline_distance(points: np.ndarray, path: np.ndarray) -> float:
+    """``max_i min_{x ∈ path} ‖points_i − x‖``: how far the trajectory ``points (K, …)`` strays from the
+    piecewise-linear curve through ``path (K', …)`` (a directed Hausdorff distance; it ignores timing).
+
+    >>> polyline_distance(np.array([[0.5, 1.0]]), np.array([[0.0, 0.0], [1.0, 0.0]]))
+    1.0
+    """
+    A = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    B = np.asarray(path, dtype=np.float64).reshape(len(path), -1)
+    if len(B) == 1:
+        return float(np.linalg.norm(A - B[0], axis=1).max())
+    S, E = B[:-1], B[1:]
+    D = E - S
+    dd = (D * D).sum(1)
+    AS = A @ S.T  # (K, K'-1)
+    AD = A @ D.T
+    SD = (S * D).sum(1)
+    SS = (S * S).sum(1)
+    AA = (A * A).sum(1)
+    tpar = np.where(dd > 0, (AD - SD[None]) / np.where(dd > 0, dd, 1.0)[None], 0.0).clip(0.0, 1.0)
+    # ‖a − s − t·D‖² = ‖a‖² + ‖s‖² + t²‖D‖² − 2⟨a,s⟩ − 2t⟨a,D⟩ + 2t⟨s,D⟩
+    sq = AA[:, None] + SS[None] + tpar**2 * dd[None] - 2 * AS - 2 * tpar * AD + 2 * tpar * SD[None]
+    return float(np.sqrt(np.clip(sq.min(1), 0.0, None)).max())
+
+
+def count_above(values, threshold: float) -> int:
+    """Number of entries of ``values`` (any shape) above ``threshold`` ([K] Fig. 1's "how many singular values of
+    ``W(T) − W(0)`` moved": ``values`` the singular values, ``threshold`` a fraction of the largest).
+
+    >>> count_above(np.array([3.0, 1.0, 0.1]), 0.5)
+    2
+    """
+    return int((np.asarray(values) > threshold).sum())

@@ -13,7 +13,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from ._util import Tensor, check_finite, check_matrix, check_multiplier, check_rank, make_generator, resolve
+from ._util import Tensor, check_finite, check_int, check_matrix, check_multiplier, check_rank, make_generator, resolve
 from .problems import Problem, random_orthonormal, spectral_factors
 
 Init = Literal["orthogonal", "normal", "uniform"]
@@ -145,6 +145,8 @@ def wide_dln(widths: Sequence[int], eps: float, init: Init = "orthogonal", seed=
     """
     if len(widths) < 2:
         raise ValueError(f"widths must list d_0, ..., d_L (at least two numbers), got {list(widths)}.")
+    for i, w in enumerate(widths):
+        check_int(f"widths[{i}]", w, 1)
     g = make_generator(seed)
     Ws = [init_weight(widths[i + 1], widths[i], eps, init, g, batch=batch, dtype=dtype, device=device)
           for i in range(len(widths) - 1)]
@@ -201,7 +203,15 @@ def _grid(name: str, x, like: Tensor):
 
 def narrow_dln(d_out: int, d_in: int, width: int, depth: int, eps: float, init: Init = "orthogonal", seed=None,
                **kw) -> DLN:
-    """A DLN of inner width ``width`` with random init: widths ``[d_in, width, …, width, d_out]``."""
+    """A DLN of inner width ``width`` with random init: widths ``[d_in, width, …, width, d_out]``.
+
+    >>> narrow_dln(5, 5, 2, depth=0, eps=0.1)
+    Traceback (most recent call last):
+    ...
+    ValueError: depth must be an integer >= 1, got 0.
+    """
+    check_int("depth", depth, 1)
+    check_int("width", width, 1)
     return wide_dln([d_in] + [width] * (depth - 1) + [d_out], eps, init, seed, name="narrow DLN", **kw)
 
 

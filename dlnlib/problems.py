@@ -31,7 +31,7 @@ from typing import Literal
 
 import torch
 
-from ._util import Tensor, check_finite, check_matrix, check_rank, make_generator, randn, resolve
+from ._util import Tensor, as_real_tensor, check_finite, check_matrix, check_rank, make_generator, randn, resolve
 
 Normalisation = Literal["sum", "mean", "observed"]
 
@@ -181,7 +181,7 @@ class Factorisation(Problem):
     loss_scale: float = field(init=False)
 
     def __post_init__(self):
-        check_matrix("target", self.target)
+        object.__setattr__(self, "target", as_real_tensor("target", self.target))
         check_finite("target", self.target)
         d_out, d_in = self.target.shape[-2:]
         c = _norm_const(self.normalisation, {"sum": 1.0, "mean": 1.0 / (d_out * d_in)}, "factorisation")
@@ -215,14 +215,24 @@ class Completion(Problem):
     loss_scale: Tensor | float = field(init=False)
 
     def __post_init__(self):
-        check_matrix("target", self.target)
-        check_finite("target", self.target)
-        check_matrix("mask", self.mask)
-        if tuple(self.mask.shape[-2:]) != tuple(self.target.shape[-2:]):
-            raise ValueError(f"mask shape {tuple(self.mask.shape)} does not match target shape {tuple(self.target.shape)}.")
-        mask = self.mask.to(dtype=self.target.dtype, device=self.target.device)
+        target = as_real_tensor("target", self.target)
+        mask = as_real_tensor("mask", self.mask)
+        if tuple(mask.shape[-2:]) != tuple(target.shape[-2:]):
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match target shape {tuple(target.shape)}.")
+        try:
+            torch.broadcast_shapes(mask.shape[:-2], target.shape[:-2])
+        except RuntimeError:
+            raise ValueError(f"the mask's batch shape {tuple(mask.shape[:-2])} and the target's "
+                             f"{tuple(target.shape[:-2])} do not broadcast; give them the same batch.") from None
+        mask = mask.to(dtype=target.dtype, device=target.device)
         if not ((mask == 0) | (mask == 1)).all():
             raise ValueError("mask must contain only 0 and 1.")
+        if not torch.isfinite(target).all():
+            if (~torch.isfinite(target) & (mask == 1)).any():
+                raise ValueError("target has NaN or Inf at observed entries (mask = 1); NaN marks a missing entry "
+                                 "only where the mask is 0.")
+            target = torch.where(torch.isfinite(target), target, torch.zeros((), dtype=target.dtype))
+        object.__setattr__(self, "target", target)
         n_obs = mask.sum((-2, -1))
         if (n_obs == 0).any():
             raise ValueError("the mask observes no entry (|Ω| = 0); raise the sampling probability p.")
@@ -237,6 +247,20 @@ class Completion(Problem):
     @property
     def shape(self):
         return tuple(self.target.shape[-2:])
+
+    @classmethod
+    def from_matrix(cls, ratings, normalisation: Normalisation = "observed") -> "Completion":
+        """Completion of a matrix whose missing entries are NaN: ``Ω = {(i, j): ratings_ij is not NaN}``.
+
+        ``ratings``: ``(..., d_out, d_in)`` tensor or array. The stored target has zeros at missing entries, so
+        the recovery and test errors have no ground truth there.
+
+        >>> P = Completion.from_matrix([[1.0, float("nan")], [float("nan"), 2.0]])
+        >>> P.mask.tolist(), int(P.n_observed)
+        ([[1.0, 0.0], [0.0, 1.0]], 2)
+        """
+        M = as_real_tensor("ratings", ratings)
+        return cls(M, (~torch.isnan(M)).to(M.dtype), normalisation)
 
     @property
     def n_observed(self) -> Tensor:
@@ -308,8 +332,11 @@ class Sensing(Problem):
     _A2: Tensor = field(init=False, repr=False)
 
     def __post_init__(self):
-        check_matrix("target", self.target)
+        object.__setattr__(self, "target", as_real_tensor("target", self.target))
+        object.__setattr__(self, "A", as_real_tensor("A", self.A))
         check_finite("target", self.target)
+        if self.A.dtype != self.target.dtype:
+            raise TypeError(f"A is {self.A.dtype} but the target is {self.target.dtype}; use one dtype.")
         if self.A.ndim != 3 or tuple(self.A.shape[1:]) != tuple(self.target.shape[-2:]):
             raise ValueError(
                 f"A must have shape (m, d_out, d_in) = (m, {self.target.shape[-2]}, {self.target.shape[-1]}), "
@@ -383,8 +410,8 @@ class Regression(Problem):
     loss_scale: float = field(init=False)
 
     def __post_init__(self):
-        check_matrix("X", self.X)
-        check_matrix("Y", self.Y)
+        object.__setattr__(self, "X", as_real_tensor("X", self.X))
+        object.__setattr__(self, "Y", as_real_tensor("Y", self.Y))
         check_finite("X", self.X)
         check_finite("Y", self.Y)
         if self.X.shape[-1] != self.Y.shape[-1]:
@@ -453,3 +480,70 @@ def rescale_step(eta, problem: Problem, normalisation: Normalisation):
         raise ValueError(f"eta must be a finite number > 0, got {eta!r}.")
     other = dataclasses.replace(problem, normalisation=normalisation)
     return eta * problem.loss_scale / other.loss_scale
+
+
+# ----------------------------------------------------------------------------------------------
+# [K]'s synthetic problems with the official code's normalisations; sensing read in blocks
+# ----------------------------------------------------------------------------------------------
+
+
+def make_problem(kind: str, d: int, r: int, *, p: float | None = None, m: int | None = None, mask: str = "bernoulli",
+                 seed: int = 0, dtype=None, device=None) -> Problem:
+    """The [K] synthetic problems with the official code's normalisations (conventions §1.4), from a preset.
+
+    ``kind``: ``"mf"`` (``Factorisation(M*, "mean")``, ``c = 1/d²``), ``"mc"`` (``Completion`` with the loss
+    averaged over the observed entries, ``c = 1/|Ω|``; ``mask`` ``"bernoulli"`` (MCAR, the paper) or ``"exact"``
+    (``⌊p d²⌋`` entries, the code)), ``"ms"`` (Gaussian sensing with ``A_i ~ N(0,1)/m`` and the summed loss,
+    ``c = 1``: a step ≈ η/m on ``½‖W − M*‖²``). The target ``M* (d, d)`` of rank ``r`` is :func:`kwon_target`
+    (seed ``seed``); the mask / operator use ``seed + 1``.
+
+    >>> P = make_problem("mc", 10, 2, p=0.5, mask="exact"); int(P.n_observed), P.shape
+    (50, (10, 10))
+    """
+    M = kwon_target(d, r, seed=seed, dtype=dtype, device=device)
+    if kind == "mf":
+        return Factorisation(M, "mean")
+    if kind == "mc":
+        if p is None:
+            raise ValueError("completion needs a sampling probability p.")
+        make = {"bernoulli": bernoulli_mask, "exact": exact_count_mask}[mask]
+        return Completion(M, make(d, d, p, seed + 1, dtype=M.dtype, device=M.device), "observed")
+    if kind == "ms":
+        if m is None:
+            raise ValueError("sensing needs a number of measurements m.")
+        return sensing(M, m, seed + 1, scale="official", normalisation="sum")
+    raise ValueError(f"kind must be 'mf', 'mc' or 'ms', got {kind!r}.")
+
+
+@dataclass(frozen=True, eq=False)
+class BlockedSensing(Sensing):
+    """:class:`Sensing` whose loss and gradient read the measurement operator once per evaluation.
+
+    ``A(W) − y (..., m)`` and ``A†(A(W) − y) (..., d_out, d_in)`` are formed block by block over ``rows``
+    measurements, so each block of the ``m × d_out·d_in`` operator is used twice while it is in cache (the plain
+    version streams the whole operator from memory twice). Same loss and gradient up to rounding; worth it when
+    the operator is larger than the cache.
+
+    >>> M = torch.eye(3, dtype=torch.float64)
+    >>> plain = Sensing(torch.randn(10, 3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)), M)
+    >>> fast = BlockedSensing(plain.A, M, rows=3)
+    >>> W = torch.zeros(2, 3, 3, dtype=torch.float64)
+    >>> all(torch.allclose(a, b) for a, b in zip(plain.loss_grad(W), fast.loss_grad(W)))
+    True
+    """
+
+    rows: int = 8
+
+    def loss_grad(self, W):
+        n, m = self._A2.shape[1], self._A2.shape[0]
+        batch = torch.broadcast_shapes(W.shape[:-2], self.y.shape[:-1])
+        Wf = W.flatten(-2).expand(batch + (n,)).reshape(-1, n)
+        y = self.y.expand(batch + (m,)).reshape(-1, m)
+        G = torch.zeros_like(Wf)
+        sq = torch.zeros(Wf.shape[0], dtype=W.dtype, device=W.device)
+        for Ab, yb in zip(self._A2.split(self.rows), y.split(self.rows, dim=1)):
+            res = Wf @ Ab.T - yb
+            sq += res.square().sum(-1)
+            G.addmm_(res, Ab)
+        c = self.loss_scale
+        return (0.5 * c * sq).reshape(batch), (G * c if c != 1.0 else G).reshape(batch + self.shape)

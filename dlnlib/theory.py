@@ -113,3 +113,105 @@ def sv_gradient_flow(sigma_star, depth: int, s0: float | np.ndarray, times: np.n
 def stability_bound(sigma_max: float, depth: int, loss_scale: float = 1.0) -> float:
     """Rough largest stable GD step for the diagonal dynamics near ``s = σ_max``: ``η < 2/(c·L·σ_max^{2−2/L})``."""
     return 2.0 / (loss_scale * depth * sigma_max ** (2.0 - 2.0 / depth))
+
+
+def lop_rho_momentum(eps: float, eta: float, depth: int, T: int, momentum: float, weight_decay: float = 0.0,
+                     case: int = 1, loss_scale: float = 1.0) -> np.ndarray:
+    """ρ(t), ``t = 0..T``, of the Law of Parsimony for heavy-ball GD (:class:`dlnlib.optim.GD` with ``momentum = μ``).
+
+    The workbook's derivation (not in the sources): on the invariant block the gradient is ``c·ρ^{2L−1}`` times the
+    block isometry (Case 1; 0 in Case 2), so the velocity stays a multiple of it:
+    ``v(t) = μ v(t−1) + c ρ(t)^{2L−1}`` (``v(−1) = 0``), ``ρ(t+1) = (1 − ηλ) ρ(t) − η v(t)``.
+    With ``μ = 0`` this is :func:`lop_rho`. Returns ``(T + 1,)``.
+
+    >>> lop_rho_momentum(0.5, 0.1, 2, 2, 0.0).round(8).tolist()
+    [0.5, 0.4875, 0.47591426]
+    """
+    rho = np.empty(T + 1)
+    rho[0] = eps
+    v = 0.0
+    for t in range(T):
+        g = loss_scale * rho[t] ** (2 * depth - 1) if case == 1 else 0.0
+        v = momentum * v + g
+        rho[t + 1] = (1.0 - eta * weight_decay) * rho[t] - eta * v
+    return rho
+
+
+def recursion_recovery_error(sigma_star, r_hat: int, depth: int, eps: float, eta: float, alpha: float,
+                             iterations: np.ndarray, loss_scale: float = 1.0) -> np.ndarray:
+    """C-DLN's relative recovery error on factorisation predicted by Theorem 1 / its α extension (conventions §4,
+    §4.3): ``‖W̃_{L:1}(t) − M*‖_F/‖M*‖_F = ‖p(t) − σ*‖/‖σ*‖`` with ``p(t) (r̂,)`` from :func:`kwon_alpha` (``σ*``
+    zero-padded to ``r̂``), evaluated at ``iterations (K,)``; returns ``(K,)``. ``loss_scale`` is the problem's
+    ``c`` (``problem.loss_scale``).
+
+    >>> recursion_recovery_error([1.0], 1, 2, 1.0, 0.1, 1.0, np.array([0, 5])).tolist()
+    [0.0, 0.0]
+    """
+    s = np.asarray(sigma_star, dtype=np.float64)
+    T = int(np.max(iterations))
+    p = kwon_alpha(s, r_hat, depth, eps, eta, alpha, T, loss_scale)[np.asarray(iterations, dtype=int)]
+    tgt = np.concatenate([s, np.zeros(r_hat - s.size)])
+    return np.linalg.norm(p - tgt, axis=1) / np.linalg.norm(s)
+
+
+def stability_bound_alpha(sigma_max: float, depth: int, alpha: float = 1.0, loss_scale: float = 1.0) -> float:
+    """Largest stable GD step at the C-DLN fixed point ``p = σ_max`` for outer step ``αη`` (conventions §4.3).
+
+    Linearising the diagonal dynamics (outer ``a``, middle ``b``, ``p = a²b^{L−2}``, balanced as
+    ``a² ≈ αb²`` for small ε) gives the curvature ``η c L α^{2/L} σ^{2−2/L}``, so GD is stable iff
+    ``η < 2/(c L α^{2/L} σ_max^{2−2/L})``. At ``α = 1`` this is :func:`stability_bound`.
+
+    >>> round(stability_bound_alpha(1.0, 2, 1.0), 12), round(stability_bound_alpha(1.0, 2, 4.0), 12)
+    (1.0, 0.25)
+    """
+    return 2.0 / (loss_scale * depth * alpha ** (2.0 / depth) * sigma_max ** (2.0 - 2.0 / depth))
+
+
+def learning_time(sigma_star, r_hat: int, depth: int, eps: float, eta: float, *, alpha: float = 1.0,
+                  loss_scale: float = 1.0, frac: float = 0.99, T_max: int = 10**6, chunk: int = 1000) -> int:
+    """First iteration at which C-DLN's recursion (:func:`kwon_alpha`) has ``p_i ≥ frac·σ_i*`` for every ``i ≤ r``
+    (−1 if not by ``T_max``). ``sigma_star (r,)``; the recursion is run in chunks growing 4× from ``chunk``.
+
+    Used to size the number of iterations of a run.
+
+    >>> learning_time([1.0], 1, 2, 0.5, 0.5, frac=0.9)
+    3
+    """
+    from .metrics import first_crossing
+
+    s = np.asarray(sigma_star, dtype=np.float64).ravel()
+    T = chunk
+    while True:
+        p = kwon_alpha(s, r_hat, depth, eps, eta, alpha, min(T, T_max), loss_scale)[:, :s.size]
+        hit = first_crossing((p - frac * s).min(1), np.arange(len(p)), 0.0)
+        if hit < np.inf:
+            return int(hit)
+        if T >= T_max:
+            return -1
+        T *= 4
+
+
+def mf_equivalent_scale(problem) -> float:
+    """The factorisation loss scale ``c_eff`` with ``E[∇ℓ(W)] ≈ c_eff (W − M*)`` for a problem (conventions §1.4).
+
+    Factorisation: ``c``. Sensing: ``c·‖A‖_F²/(d_out d_in)`` (``E[A†A] = mean(A_ij²)·m·I``). Completion:
+    ``c·|Ω|/(d_out d_in)`` (averaged over the batch). Used to compare MS/MC runs with the MF recursion: the step
+    ``η`` on the problem then moves like ``c_eff·η`` on ``½‖W − M*‖²``.
+
+    >>> import torch; from dlnlib.problems import Factorisation
+    >>> mf_equivalent_scale(Factorisation(torch.eye(4, dtype=torch.float64), "mean"))
+    0.0625
+    """
+    import torch
+
+    from .problems import Completion, Factorisation, Sensing
+
+    d_out, d_in = problem.shape
+    if isinstance(problem, Factorisation):
+        return float(problem.loss_scale)
+    if isinstance(problem, Sensing):
+        return float(problem.loss_scale) * float(problem.A.square().sum()) / (d_out * d_in)
+    if isinstance(problem, Completion):
+        frac = problem.n_observed / (d_out * d_in)
+        return float(torch.as_tensor(problem.loss_scale * frac).mean())
+    raise TypeError(f"no factorisation equivalent for {type(problem).__name__}.")

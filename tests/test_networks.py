@@ -269,3 +269,30 @@ def test_lop_basis_bad_input():
         lop_basis(net.weights, Phi[:, :7])
     with pytest.raises(ValueError, match="only 4 exist"):
         lop_basis(net.weights, Phi, 1)  # r = 2 leaves 8 − 4 = 4 invariant directions, r_hat = 1 asks for 6
+
+
+@pytest.mark.parametrize("make, err, msg", [
+    (lambda: narrow_dln(5, 5, 2, depth=0, eps=0.1), ValueError, "depth must be an integer >= 1, got 0"),
+    (lambda: narrow_dln(5, 5, 2, depth=-3, eps=0.1), ValueError, "depth must be an integer >= 1, got -3"),
+    (lambda: wide_dln([4, 2.5, 3], 0.1), TypeError, r"widths\[1\] must be an integer"),
+    (lambda: cdln(randn(4, 4), 2, 3, eps=0.0), ValueError, "eps must be finite and > 0"),
+    (lambda: cdln(randn(4, 4), 2, 3, eps=-0.1), ValueError, "eps must be finite and > 0"),
+    (lambda: cdln(randn(4, 4), 2, 3, eps=float("nan")), ValueError, "eps must be finite and > 0"),
+    (lambda: cdln(randn(4, 4), 2, 3, eps=0.1, alpha=-1.0), ValueError, "alpha must be finite and > 0"),
+    (lambda: cdln(randn(4, 4), 2, 3, eps=[0.1, 0.0]), ValueError, "eps must be finite and > 0 everywhere"),
+    (lambda: cdln(randn(4, 4), 2, 1, eps=0.1), ValueError, "C-DLN needs an integer depth L >= 2"),
+])
+def test_network_builders_reject_bad_arguments_by_name(make, err, msg):
+    with pytest.raises(err, match=msg):
+        make()
+
+
+def test_cdln_grid_equals_separate_nets():
+    M = randn(5, 4)
+    eps, alpha = [0.1, 0.2, 0.3], torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    grid = cdln(M, 2, 3, eps, alpha)
+    assert grid.batch_shape == (3,) and torch.equal(grid.alpha, alpha)
+    for b in range(3):
+        one = cdln(M, 2, 3, eps[b], float(alpha[b]))
+        for Wg, W in zip(grid.weights, one.weights):
+            assert torch.equal(Wg[b], W)

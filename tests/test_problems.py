@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from dlnlib._util import default_device
-from dlnlib.problems import (Completion, Factorisation, Regression, Sensing, bernoulli_mask, exact_count_mask,
+from dlnlib.problems import (Completion, Factorisation, Regression, Sensing, bernoulli_mask, exact_count_mask, rescale_step,
                              kwon_target, low_rank_target, random_orthonormal, sensing, spectral_factors,
                              truncated_gaussian_target, whiten)
 
@@ -405,7 +406,7 @@ def test_non_finite_target(bad):
     mask = torch.ones(4, 4, dtype=F64)
     for make in (lambda: Factorisation(M), lambda: Completion(M, mask), lambda: sensing(M, 3, seed=0),
                  lambda: Regression(randn(4, 6), torch.cat([M, M[:, :2]], 1))):
-        with pytest.raises(ValueError, match="NaN or Inf.*pass a finite tensor"):
+        with pytest.raises(ValueError, match="NaN or Inf.*(pass a finite tensor|at observed entries)"):
             make()
 
 
@@ -474,3 +475,51 @@ def test_end_to_end_shape_check():
     P.check_end_to_end(randn(2, 3, 4))
     with pytest.raises(ValueError, match=r"trailing shape \(3, 4\)"):
         P.check_end_to_end(randn(4, 3))
+
+
+def test_completion_nan_marks_missing_entries():
+    M = randn(4, 5)
+    ratings = M.clone()
+    ratings[0, 1] = ratings[2, 3] = float("nan")
+    P = Completion.from_matrix(ratings)
+    assert P.mask.sum() == 18 and P.mask[0, 1] == 0 and P.mask[2, 3] == 0
+    assert torch.isfinite(P.target).all()
+    mask = (~torch.isnan(ratings)).to(F64)
+    assert torch.equal(Completion(ratings, mask).target, P.target)  # NaN where the mask is 0 is accepted
+    with pytest.raises(ValueError, match="NaN or Inf at observed entries"):
+        Completion(ratings, torch.ones_like(M))
+
+
+@pytest.mark.parametrize("make, err, msg", [
+    (lambda: Factorisation(torch.ones(3, 3, dtype=torch.float16)), TypeError, "target has dtype torch.float16"),
+    (lambda: Factorisation(torch.ones(3, 3, dtype=torch.complex128)), TypeError, "target must be real"),
+    (lambda: Factorisation("abc"), TypeError, "target must be a tensor or an array of numbers"),
+    (lambda: Factorisation(torch.ones(3)), ValueError, "target must be a matrix"),
+    (lambda: Completion(torch.ones(4, 3, 3, dtype=F64), torch.ones(3, 3, 3, dtype=F64)), ValueError,
+     r"mask's batch shape \(3,\) and the target's \(4,\) do not broadcast"),
+])
+def test_problem_inputs_are_checked_by_name(make, err, msg):
+    with pytest.raises(err, match=msg):
+        make()
+
+
+def test_integer_and_numpy_targets_are_converted():
+    P = Factorisation(np.arange(6).reshape(2, 3))
+    assert P.target.dtype == torch.float64
+    assert Factorisation(torch.arange(6).reshape(2, 3)).target.dtype == torch.float64
+    assert Factorisation(torch.ones(2, 2, dtype=torch.float32)).target.dtype == torch.float32
+
+
+def test_rescale_step_maps_between_normalisations():
+    M = randn(4, 5)
+    P = Factorisation(M, "mean")
+    assert rescale_step(2.0, P, "sum") == 2.0 / 20
+    assert rescale_step(2.0, P, "mean") == 2.0
+    mask = torch.zeros(4, 5, dtype=F64)
+    mask[:, :2] = 1
+    C = Completion(M, mask)  # observed: c = 1/8
+    assert rescale_step(1.0, C, "mean") == pytest.approx(20 / 8)
+    with pytest.raises(ValueError, match="eta must be a finite number > 0"):
+        rescale_step(-1.0, P, "sum")
+    with pytest.raises(ValueError, match="normalisation 'observed' is not defined for factorisation"):
+        rescale_step(1.0, P, "observed")

@@ -1,4 +1,4 @@
-"""Law of Parsimony checks (THEORY §2): invariant blocks, ρ(t), the width-2r̂ compressed net, SVD evolution.
+"""The Law of Parsimony study (conventions §2): invariant blocks, ρ(t), the width-2r̂ compressed net, SVD evolution.
 
 The theorem says that, for whitened regression (equivalently deep MF with target ``Φ = YXᵀ``) trained by GD
 from an ε-orthogonal init, every factor acts on a fixed ``m``-dimensional block as ``ρ(t)·`` a fixed isometry:
@@ -9,7 +9,10 @@ Recording and comparing are separate so a check can be fed any recursion (a pert
 - :func:`record_lop` trains a wide DLN and records, per recorded ``t`` and layer ``l``, the block's projection
   coefficient ``ρ̂_l(t) = tr(U_{l,2}ᵀ W_l V_{l,2})/m``, the leakage ``‖W_l V_{l,2} − ρ̂ U_{l,2}‖_F`` (and of
   ``W_lᵀ``), and all singular values;
-- :func:`block_error` and :func:`sv_error` compare a record with a given ``ρ(t)`` array.
+- :func:`block_error` and :func:`sv_error` compare a record with a given ``ρ(t)`` array (plain GD:
+  :func:`dlnlib.theory.lop_rho`; heavy ball: :func:`dlnlib.theory.lop_rho_momentum`);
+- :func:`record_compressed` / :func:`compressed_error`: the wide net against the width-``2r̂`` compressed net;
+- :func:`svd_evolution` and the plots :func:`plot_svd3d`, :func:`plot_svd_lines` (talk-t04/t05/t06, the explorer).
 
 Because ``W V₂ − ρ̂ U₂`` is orthogonal (trace inner product) to ``U₂``, ``‖W V₂ − ρU₂‖_F² = leak² + m(ρ̂ − ρ)²``
 exactly, so :func:`block_error` needs no cancellation-prone subtraction of large numbers.
@@ -28,10 +31,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._util import Tensor, make_generator
-from .networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
-from .problems import Factorisation, Problem, Regression, low_rank_target, whiten
-from .train import GD, train
+from .._util import Tensor, default_device, make_generator
+from ..metrics import max_principal_angle, vector_angles
+from ..networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
+from ..problems import Factorisation, Problem, Regression, low_rank_target, whiten
+from ..report.style import OKABE_ITO
+from ..train import GD, train
 
 U_ROUND = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64
 
@@ -76,36 +81,8 @@ def gaussian_regression(d_x: int, d_y: int, N: int, seed: int, *, whitened: bool
     Y = torch.randn(d_y, N, generator=g, dtype=torch.float64)
     if whitened:
         X, _ = whiten(X)
-    from ._util import default_device
     dev = default_device()
     return Regression(X.to(dev), Y.to(dev), normalisation)
-
-
-# ----------------------------------------------------------------------------------------------
-# Recursions
-# ----------------------------------------------------------------------------------------------
-
-
-def lop_rho_momentum(eps: float, eta: float, depth: int, T: int, momentum: float, weight_decay: float = 0.0,
-                     case: int = 1, loss_scale: float = 1.0) -> np.ndarray:
-    """ρ(t) for heavy-ball GD (:class:`dlnlib.train.GD` with ``momentum = μ``), ``t = 0..T``.
-
-    My derivation (not in the sources): on the invariant block the gradient is ``c·ρ^{2L−1}`` times the block
-    isometry (Case 1; 0 in Case 2), so the velocity stays a multiple of it and
-    ``v(t) = μ v(t−1) + c ρ(t)^{2L−1}`` (``v(−1) = 0``), ``ρ(t+1) = (1 − ηλ) ρ(t) − η v(t)``.
-    With ``μ = 0`` this is :func:`dlnlib.theory.lop_rho`.
-
-    >>> lop_rho_momentum(0.5, 0.1, 2, 2, 0.0).round(8).tolist()
-    [0.5, 0.4875, 0.47591426]
-    """
-    rho = np.empty(T + 1)
-    rho[0] = eps
-    v = 0.0
-    for t in range(T):
-        g = loss_scale * rho[t] ** (2 * depth - 1) if case == 1 else 0.0
-        v = momentum * v + g
-        rho[t + 1] = (1.0 - eta * weight_decay) * rho[t] - eta * v
-    return rho
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,7 +206,7 @@ def rho_positions(rec: LoPRecord, rho: np.ndarray, tol: float = 1e-8) -> tuple[i
 
 
 # ----------------------------------------------------------------------------------------------
-# The width-2r̂ compressed network of §2.5
+# The width-2r̂ compressed network of conventions §2.5
 # ----------------------------------------------------------------------------------------------
 
 
@@ -285,23 +262,6 @@ def compressed_error(rec: CompressedRecord, rho: np.ndarray, relative_to: str = 
 # ----------------------------------------------------------------------------------------------
 
 
-def _sin_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle between unit vectors (columns), sign-invariant and accurate near 0: ``atan2(‖a − (a·b)b‖, |a·b|)``."""
-    c = (a * b).sum(0)
-    s = np.linalg.norm(a - b * c, axis=0)
-    return np.arctan2(s, np.abs(c))
-
-
-def max_principal_angle(A: np.ndarray, B: np.ndarray) -> float:
-    """Largest principal angle between the spans of orthonormal ``A, B (n, k)``, via ``sin θ = ‖(I − AAᵀ)B‖₂``."""
-    if A.shape[1] == 0:
-        return 0.0
-    R = B - A @ (A.T @ B)
-    s = np.linalg.norm(R, 2)
-    c = np.linalg.svd(A.T @ B, compute_uv=False).min()
-    return float(np.arctan2(s, c))
-
-
 @dataclass
 class SVDEvolution:
     """Singular values and vector angles of one factor over training.
@@ -350,9 +310,9 @@ def svd_evolution(iterations: np.ndarray, snapshots: np.ndarray, k: int, ref: in
         sv[i] = s
         mid = mid_idx if mid_value is None else np.sort(np.argsort(np.abs(s - mid_value))[:q - 2 * k])
         for out, A, A0, side in ((right, V, V0, "right"), (left, U, U0, "left")):
-            out[i, :k] = _sin_angle(A[:, top], A0[:, top])
+            out[i, :k] = vector_angles(A[:, top], A0[:, top])
             out[i, k] = max_principal_angle(ref_mid[side], A[:, mid])
-            out[i, k + 1:] = _sin_angle(A[:, bot], A0[:, bot])
+            out[i, k + 1:] = vector_angles(A[:, bot], A0[:, bot])
     right[:ref] = np.nan
     left[:ref] = np.nan
     return SVDEvolution(np.asarray(iterations), sv, right, left, k, ref)
@@ -400,8 +360,6 @@ def cluster_basis(W: np.ndarray, value: float, m: int) -> tuple[np.ndarray, np.n
 
 def _index_colors(n: int, k: int) -> list:
     """Top ``k`` blue, bottom ``k`` orange, the middle block grey (Okabe–Ito)."""
-    from .figures import OKABE_ITO
-
     return [OKABE_ITO[0] if i < k else (OKABE_ITO[1] if i >= n - k else "0.5") for i in range(n)]
 
 

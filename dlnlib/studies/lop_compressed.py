@@ -1,19 +1,22 @@
-"""The talk's compressed networks in use (talk T7, T8, T9, T17): bases from the gradient at ``t = 0``, the
+"""The LoP-compressed networks study (talk T7, T8, T9, T17): bases from the gradient at ``t = 0``, the
 wide-versus-compressed equivalence check, principal-component trajectories and the width / depth / narrow sweeps.
 
-The compressed net itself is :func:`dlnlib.networks.lop_compressed` (THEORY §2.5): a ``depth + 2`` factor DLN
+The compressed net itself is :func:`dlnlib.networks.lop_compressed` (conventions §2.5): a ``depth + 2`` factor DLN
 ``[V_{1,1}ᵀ, εI, …, εI, U_{L,1}]`` whose outer factors move with step ``γη``. Its bases come either from the exact
-construction of THEORY §2.4 (:func:`dlnlib.networks.lop_basis` with ``Φ``; factorisation) or, as in the [Y] code
+construction of conventions §2.4 (:func:`dlnlib.networks.lop_basis` with ``Φ``; factorisation) or, as in the [Y] code
 (``compute_factor``), from the top-``r̂`` singular subspaces of the end-to-end gradient at ``t = 0``
 (:func:`gradient_basis`; completion, where ``Ω ⊙ Φ`` is not low rank and no exact basis exists).
 
 For factorisation the wide network's end-to-end matrix is the compressed one plus ``ρ(t)^L U_{L,2}V_{1,2}ᵀ``
-(THEORY §2.5); :func:`equivalence_recorder` measures the difference during training without storing ``d×d``
-iterates and :func:`equivalence_error` compares it with a predicted ``ρ(t)``.
+(conventions §2.5); :func:`equivalence_recorder` measures the difference during training without storing ``d×d``
+iterates and :func:`equivalence_error` compares it with a predicted ``ρ(t)``. :func:`talk_step` moves the talk's
+step sizes to this workbook's targets. Threshold crossings, rank correlations and path distances are the engine's
+(:func:`dlnlib.metrics.first_crossing`, :func:`~dlnlib.metrics.spearman`, :func:`~dlnlib.metrics.polyline_distance`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -22,10 +25,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ._util import Tensor
-from .networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
-from .problems import Problem
-from .train import GD, History, prefix_products, train
+from .._util import Tensor
+from ..batching import stack_nets
+from ..networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
+from ..problems import Problem, rescale_step
+from ..train import GD, History, prefix_products, train
 
 
 # ----------------------------------------------------------------------------------------------
@@ -34,7 +38,7 @@ from .train import GD, History, prefix_products, train
 
 
 def gradient_basis(weights0: Sequence[Tensor], problem: Problem, r_hat: int) -> LoPBasis:
-    """The [Y] code's compressed-net bases: THEORY §2.4 applied to the rank-``r̂`` truncation of ``∇_{W_{L:1}}ℓ(0)``.
+    """The [Y] code's compressed-net bases: conventions §2.4 applied to the rank-``r̂`` truncation of ``∇_{W_{L:1}}ℓ(0)``.
 
     ``weights0``: the wide net's ε-orthogonal square factors ``(d, d)`` at ``t = 0`` (unbatched). The [Y] code
     intersects the complements of the top-``r̂`` right singular vectors of ``∇_{W_1}ℓ`` and of ``W_1ᵀ`` times its
@@ -49,15 +53,6 @@ def gradient_basis(weights0: Sequence[Tensor], problem: Problem, r_hat: int) -> 
     U, s, Vh = torch.linalg.svd(G, full_matrices=False)
     G_r = (U[:, :r_hat] * s[:r_hat]) @ Vh[:r_hat]
     return lop_basis(list(weights0), G_r, r_hat)
-
-
-def stack_nets(nets: Sequence[DLN], name: str | None = None) -> DLN:
-    """One batched DLN from nets of equal shapes and equal float ``lr_scales``: factors ``(B, d_l, d_{l-1})``."""
-    scales = nets[0].lr_scales
-    if any(n.lr_scales != scales for n in nets):
-        raise ValueError("nets to stack must share their lr_scales.")
-    Ws = [torch.stack([n.weights[i] for n in nets]) for i in range(nets[0].depth)]
-    return DLN(Ws, list(scales), name or nets[0].name)
 
 
 def compressed_trials(problem: Problem, r_hat: int, depth: int, eps: float, gamma: float, seeds: Sequence[int],
@@ -84,7 +79,31 @@ def compressed_trials(problem: Problem, r_hat: int, depth: int, eps: float, gamm
 
 
 # ----------------------------------------------------------------------------------------------
-# Wide versus compressed: the exact equivalence for factorisation (THEORY §2.5)
+# The talk's step sizes on this workbook's targets
+# ----------------------------------------------------------------------------------------------
+
+
+def talk_step(eta_talk: float, d_talk: int, problem: Problem, depth: int, normalisation: str | None = None) -> float:
+    """The step that matches the talk's step ``eta_talk`` (on the ``½‖·‖²`` loss of its ``d_talk × d_talk`` target).
+
+    The talk's targets have ``σ₁ ≈ 2√d_talk``, and GD on the top singular value moves with ``η·L·σ₁^{2−2/L}``
+    (:func:`dlnlib.theory.stability_bound`); the same product on ``problem.target (d_out, d_in)`` with top singular
+    value ``σ₁`` needs ``η_sum = η_talk·(2√d_talk/σ₁)^{2−2/L}`` on the ``½‖·‖²`` ("sum") loss, returned as the step
+    on ``normalisation`` (default: the problem's own) by :func:`dlnlib.problems.rescale_step` (conventions §1.4).
+
+    >>> from dlnlib.problems import Factorisation
+    >>> P = Factorisation(torch.diag(torch.tensor([20.0, 1.0], dtype=torch.float64)), "mean")  # σ₁ = 2√100
+    >>> talk_step(1e-3, 100, P, 3), talk_step(1e-3, 100, P, 3, "sum")
+    (0.004, 0.001)
+    """
+    s1 = float(torch.linalg.svdvals(problem.target)[0])
+    eta_sum = eta_talk * (2 * math.sqrt(d_talk) / s1) ** (2 - 2 / depth)
+    return rescale_step(eta_sum, dataclasses.replace(problem, normalisation="sum"),
+                        normalisation or problem.normalisation)
+
+
+# ----------------------------------------------------------------------------------------------
+# Wide versus compressed: the exact equivalence for factorisation (conventions §2.5)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -227,16 +246,6 @@ def mf_equivalence(problem: Problem, depth: int, eps: float, eta: float, r_hat: 
                          int(hw.stop_iteration), int(hc.stop_iteration))
 
 
-def first_at_or_below(values: np.ndarray, level: float) -> int:
-    """Index of the first entry ``≤ level`` (−1 if none; NaN never counts).
-
-    >>> first_at_or_below(np.array([3.0, 1.0, np.nan, 0.5]), 1.0)
-    1
-    """
-    hit = np.nonzero(np.asarray(values) <= level)[0]
-    return int(hit[0]) if hit.size else -1
-
-
 # ----------------------------------------------------------------------------------------------
 # Completion: wide versus compressed with discrepant learning rates (talk T9)
 # ----------------------------------------------------------------------------------------------
@@ -281,31 +290,6 @@ def mc_trajectories(problem: Problem, depth: int, eps: float, eta: float, r_hat:
         out[key] = Trajectory(key, h.iterations, h.wall_time + s, h.loss, h["test_error"], h["recovery_error"],
                               h["e2e"], int(h.stop_iteration), s, h.seconds_per_step)
     return out
-
-
-def polyline_distance(points: np.ndarray, path: np.ndarray) -> float:
-    """``max_i min_{x ∈ path} ‖points_i − x‖``: how far the trajectory ``points (K, …)`` strays from the
-    piecewise-linear curve through ``path (K', …)`` (a directed Hausdorff distance; it ignores timing).
-
-    >>> polyline_distance(np.array([[0.5, 1.0]]), np.array([[0.0, 0.0], [1.0, 0.0]]))
-    1.0
-    """
-    A = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
-    B = np.asarray(path, dtype=np.float64).reshape(len(path), -1)
-    if len(B) == 1:
-        return float(np.linalg.norm(A - B[0], axis=1).max())
-    S, E = B[:-1], B[1:]
-    D = E - S
-    dd = (D * D).sum(1)
-    AS = A @ S.T  # (K, K'-1)
-    AD = A @ D.T
-    SD = (S * D).sum(1)
-    SS = (S * S).sum(1)
-    AA = (A * A).sum(1)
-    tpar = np.where(dd > 0, (AD - SD[None]) / np.where(dd > 0, dd, 1.0)[None], 0.0).clip(0.0, 1.0)
-    # ‖a − s − t·D‖² = ‖a‖² + ‖s‖² + t²‖D‖² − 2⟨a,s⟩ − 2t⟨a,D⟩ + 2t⟨s,D⟩
-    sq = AA[:, None] + SS[None] + tpar**2 * dd[None] - 2 * AS - 2 * tpar * AD + 2 * tpar * SD[None]
-    return float(np.sqrt(np.clip(sq.min(1), 0.0, None)).max())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -429,23 +413,3 @@ def summarise(points: Sequence[SweepPoint], key: str) -> tuple[np.ndarray, np.nd
     vals = np.array([p.value for p in points])
     a = np.stack([np.asarray(getattr(p, key), dtype=np.float64) for p in points])
     return vals, a.mean(1), a.std(1)
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman rank correlation (no ties correction beyond average ranks).
-
-    >>> spearman([1, 2, 3], [30, 20, 10])
-    -1.0
-    """
-    def rank(a):
-        a = np.asarray(a, dtype=np.float64)
-        order = a.argsort(kind="stable")
-        r = np.empty_like(a)
-        r[order] = np.arange(len(a), dtype=np.float64)
-        for v in np.unique(a):  # average ranks of ties
-            r[a == v] = r[a == v].mean()
-        return r
-    rx, ry = rank(x), rank(y)
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    den = math.sqrt(float((rx**2).sum() * (ry**2).sum()))
-    return float((rx * ry).sum() / den) if den > 0 else float("nan")

@@ -1,28 +1,32 @@
-"""Wang et al. (THEORY §7): progressive feature compression ``D_l`` and separation ``S_l`` in trained DLNs.
+"""Wang et al.'s study (conventions §7): progressive feature compression ``D_l`` and separation ``S_l`` in trained DLNs.
 
 - :func:`class_data`: balanced ``K``-class data with (near-)orthonormal inputs, one-hot targets;
-- :func:`train_mlp`: GD on ``½·mean((f(X) − Y)²)`` for linear or ReLU MLPs (hand-written backprop, batchable);
+- :func:`train_mlp`: GD on ``½·mean((f(X) − Y)²)`` for linear or ReLU MLPs (hand-written backprop, batchable;
+  for linear nets it matches the engine's GD to rounding, tests/test_wang.py);
 - :func:`layer_metrics`: ``D_l``, un-centred and centred ``S_l`` on the input and every layer's output;
 - :func:`check_assumptions`: the theorem's assumptions measured on trained weights (θ, balancedness, δ,
   approximate low rank, min-norm interpolation);
 - :func:`decay_rate` / :func:`scaling_fit`: the log-linear decay of ``D_l`` and its dependence on ``ε`` and ``n``
   against the predicted per-layer ratio ``ε²/n^{1/L}`` (the theorem's constants κ, c are undefined in the
-  sources, so only the scaling is testable).
+  sources, so only the scaling is testable);
+- :func:`plot_decay` / :func:`plot_separation`: the panels of talk-t12/t13/t14/t16 and of the explorer.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ._util import Tensor, make_generator
-from .metrics import compression, fit_log_linear, separation
-from .networks import init_weight
-from .problems import random_orthonormal
+from .._util import Tensor, make_generator
+from ..metrics import compression, fit_log_linear, layer_features, relative_error, separation
+from ..networks import init_weight
+from ..problems import random_orthonormal
+from ..train import prefix_products
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,16 +101,11 @@ def mlp_init(widths: Sequence[int], eps, init: str = "orthogonal", seed: int = 0
 
 
 def forward(weights: Sequence[Tensor], X: Tensor, activation: str | None = None) -> list[Tensor]:
-    """Features ``[X, h_1, …, h_L]``: ``h_l = σ(W_l h_{l−1})`` with ``σ = ReLU`` on all but the last layer."""
-    H = [X]
-    for i, W in enumerate(weights):
-        z = W @ H[-1]
-        if activation == "relu" and i < len(weights) - 1:
-            z = torch.relu(z)
-        elif activation not in (None, "relu"):
-            raise ValueError("activation must be None (linear) or 'relu'.")
-        H.append(z)
-    return H
+    """Features ``[X, h_1, …, h_L]`` (``X (d_0, N)``, ``h_l (*batch, d_l, N)``): ``h_l = σ(W_l h_{l−1})`` with
+    ``σ = ReLU`` on all but the last layer (``activation="relu"``) or none; :func:`dlnlib.metrics.layer_features`."""
+    if activation not in (None, "relu"):
+        raise ValueError("activation must be None (linear) or 'relu'.")
+    return layer_features(weights, X, torch.relu if activation == "relu" else None)
 
 
 def loss_and_grads(weights: Sequence[Tensor], X: Tensor, Y: Tensor, activation: str | None = None):
@@ -148,8 +147,6 @@ def train_mlp(weights: Sequence[Tensor], X: Tensor, Y: Tensor, eta: float, itera
               activation: str | None = None, tol: float | None = None, record_every: int = 10) -> TrainResult:
     """Plain GD ``W ← W − η∇ℓ`` on the mean loss (the [Y]/[W] code's convention); runs of a batch stop
     (freeze) individually once their loss is ``≤ tol``; training ends when all have stopped."""
-    import time
-
     Ws = [W.clone() for W in weights]
     batch = Ws[0].shape[:-2]
     active = torch.ones(batch, dtype=Ws[0].dtype, device=Ws[0].device)
@@ -263,7 +260,7 @@ def scaling_fit(eps: Sequence[float], n: Sequence[int], depth: Sequence[int], lo
 
 @dataclass
 class Assumptions:
-    """Measured on one trained linear net (THEORY §7).
+    """Measured on one trained linear net (conventions §7).
 
     ``theta``: data near-orthonormality; ``balance``: ``max_{l∈[L−2]} ‖W_{l+1}ᵀW_{l+1} − W_lW_lᵀ‖_F/‖W_lW_lᵀ‖_F``;
     ``delta``: ``‖W_LᵀW_L − W_{L−1}W_{L−1}ᵀ‖_F``; ``lowrank_upper``: ``max_{l≤L−1, K<i≤d−K} (σ_i − ε)/ε`` (≤ 0 when
@@ -291,7 +288,7 @@ def check_assumptions(weights: Sequence[Tensor], data: ClassData, eps: float) ->
     for l in range(L - 2):
         A = weights[l + 1].T @ weights[l + 1]
         B = weights[l] @ weights[l].T
-        bal = max(bal, float(torch.linalg.matrix_norm(A - B) / torch.linalg.matrix_norm(B)))
+        bal = max(bal, float(relative_error(A, B)))
     delta = float(torch.linalg.matrix_norm(weights[-1].T @ weights[-1] - weights[-2] @ weights[-2].T))
     up, rho = -np.inf, 0.0
     for W in weights[:-1]:
@@ -300,12 +297,10 @@ def check_assumptions(weights: Sequence[Tensor], data: ClassData, eps: float) ->
         mid = s[K:d - K]
         up = max(up, float(((mid - eps) / eps).max()))
         rho = max(rho, float((eps - mid).max()))
-    E = weights[0]
-    for W in weights[1:]:
-        E = W @ E
+    E = prefix_products(weights)[-1]
     X, Y = data.X, data.Y
     Wmn = Y @ torch.linalg.solve(X.T @ X, X.T)
-    mn = float(torch.linalg.matrix_norm(E - Wmn) / torch.linalg.matrix_norm(Wmn))
+    mn = float(relative_error(E, Wmn))
     loss = float(0.5 * (E @ X - Y).square().mean())
     theta = data_theta(X)
     ls = np.arange(L)
