@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -35,6 +36,8 @@ def train(
     check_every: int = 1,
     progress: bool | str = False,
     in_place: bool = False,
+    stall_window: int | None = None,
+    stall_rtol: float = 1e-3,
 ) -> History:
     """Run ``iterations`` optimiser steps of ``net`` on ``problem`` and record what was asked.
 
@@ -45,7 +48,10 @@ def train(
     ``check_every`` steps: a NaN/Inf, or growth above ``divergence_factor`` × the initial loss, raises
     :class:`DivergenceError` naming ``η`` and the per-factor scales (``on_divergence="raise"``), or, with
     ``"flag"``, freezes only the diverged runs and records when. ``progress``: a tqdm bar (or its label).
-    The network is copied unless ``in_place``.
+    The network is copied unless ``in_place``. ``stall_window`` (opt-in, needs ``"loss"`` in ``record``): warn
+    with :class:`NoProgressWarning` when a run that neither stopped at ``tol`` nor diverged ends with a loss
+    above ``(1 − stall_rtol)`` × its recorded loss ``stall_window`` iterations earlier (a plateau from a too
+    small ε or η, or GD oscillating just above the stability bound).
 
     Plain GD runs on a fused engine (``3(L−1)`` matmuls a step, no temporaries; see the engine notes above);
     other optimisers use :func:`layer_grads` and ``optimizer.step``. Where the divergence check can only
@@ -53,7 +59,8 @@ def train(
     collected on the device and inspected in blocks — the error still names the first bad iteration and its
     loss, and recorders never see a state past it.
     """
-    _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence, check_every)
+    _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence, check_every,
+                record, stall_window, stall_rtol)
     net = net if in_place else net.clone()
     if record_at is None:
         record_at = 100
@@ -174,12 +181,36 @@ def train(
     if it_rec and it_rec[-1] != t and (tol is not None or div_at.max() >= 0) and t not in rec_set:
         record_now(t, engine.loss_now())
     values = {k: np.stack(v) if v else np.zeros((0,)) for k, v in out.items()}
+    if stall_window is not None:
+        _warn_if_stalled(np.asarray(it_rec), values, stop_it, div_at, stall_window, stall_rtol)
     return History(np.asarray(it_rec), values, np.asarray(times), stop_it, div_at, net,
                    elapsed / max(steps_done, 1))
 
 
+class NoProgressWarning(UserWarning):
+    """A run made no measurable progress over the window the caller asked to watch (``stall_window``)."""
+
+
+def _warn_if_stalled(its: np.ndarray, values: dict, stop_it: np.ndarray, div_at: np.ndarray, window: int,
+                     rtol: float) -> None:
+    """Warn when ``loss(t_end) > (1 − rtol)·loss(t_j)``, ``t_j`` the latest record at or before ``t_end − window``."""
+    if len(its) < 2 or its[-1] - its[0] < window:
+        return
+    j = int(np.nonzero(its <= its[-1] - window)[0][-1])
+    first, last = values["loss"][j].reshape(-1), values["loss"][-1].reshape(-1)
+    live = (stop_it.reshape(-1) < 0) & (div_at.reshape(-1) < 0)
+    stalled = live & ~(last <= (1 - rtol) * first)
+    if stalled.any():
+        idx = np.nonzero(stalled)[0].tolist()
+        which = f"runs {idx[:10]} of the batch" if stop_it.ndim else "the run"
+        warnings.warn(NoProgressWarning(
+            f"{which} made no progress over the last {its[-1] - its[j]} iterations: loss {first[idx[0]]:.4g} at "
+            f"iteration {its[j]} → {last[idx[0]]:.4g} at {its[-1]} (less than a {rtol:g} relative decrease). "
+            "A plateau: raise ε or η; or GD oscillating near the stability bound: lower η (or α)."), stacklevel=3)
+
+
 def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence,
-                check_every) -> None:
+                check_every, record=("loss",), stall_window=None, stall_rtol=1e-3) -> None:
     """Reject bad arguments of :func:`train` with a message naming the argument, its value and what is allowed."""
     if not isinstance(net, DLN):
         raise TypeError(f"net must be a dlnlib DLN, got {type(net).__name__}.")
@@ -198,6 +229,11 @@ def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_
     if on_divergence not in ("raise", "flag"):
         raise ValueError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}.")
     check_int("check_every", check_every, 1)
+    if stall_window is not None:
+        check_int("stall_window", stall_window, 1)
+        if "loss" not in record:
+            raise ValueError("stall_window watches the recorded loss: include 'loss' in record.")
+        check_real("stall_rtol", stall_rtol, low=0.0, high=1.0, low_open=True, high_open=True)
     if (net.widths[-1], net.widths[0]) != tuple(problem.shape):
         raise ValueError(f"the network maps R^{net.widths[0]} -> R^{net.widths[-1]} but the problem's matrices are "
                          f"{problem.shape[0]}×{problem.shape[1]}; set d_L = {problem.shape[0]}, d_0 = {problem.shape[1]}.")

@@ -444,3 +444,20 @@ def test_divergence_message_names_alpha_or_gamma():
     with pytest.raises(DivergenceError, match="multiplier γ = 0.5") as e:
         train(DLN(wide_dln([3, 3, 3, 3], 0.5, seed=0).weights, gamma=0.5), Factorisation(M), GD(5.0), 50)
     assert "α" not in str(e.value)
+
+
+def test_stall_warning_is_opt_in_and_names_the_plateau():
+    import warnings
+
+    from dlnlib.train import NoProgressWarning
+
+    M = low_rank_target(4, 4, 2, seed=0)
+    tiny = wide_dln([4, 4, 4, 4], 1e-4, seed=0)  # ε^L = 1e-12: a long plateau near zero
+    with pytest.warns(NoProgressWarning, match="made no progress over the last"):
+        train(tiny, Factorisation(M), GD(0.05), 200, stall_window=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(tiny, Factorisation(M), GD(0.05), 200)  # not asked: no warning
+        train(wide_dln([4, 4, 4, 4], 0.5, seed=0), Factorisation(M), GD(0.05), 200, stall_window=100)
+    with pytest.raises(ValueError, match="include 'loss' in record"):
+        train(tiny, Factorisation(M), GD(0.05), 10, record=("sv",), stall_window=5)
