@@ -82,7 +82,8 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
         "t10k-labels-idx1-ubyte.gz": (4_542, "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
                                       "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     }), "files", ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        "the four MNIST files from Yann LeCun's MNIST page (or any copy: the decompressed bytes are checked)"),
+        "download the four files of Yann LeCun's MNIST page into mnist/ (any copy passes: the decompressed "
+        "bytes are checked)"),
     Source("fashion-mnist", _idx_files("fashion-mnist", {
         "train-images-idx3-ubyte.gz": (26_421_856, "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
                                        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
@@ -94,12 +95,12 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
                                       "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
     }), "files", ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
                   "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-        "the four files of github.com/zalandoresearch/fashion-mnist (data/fashion/)"),
+        "download the four files of github.com/zalandoresearch/fashion-mnist (data/fashion/) into fashion-mnist/"),
     Source("usps", (DataFile("usps/usps.h5", 2_913_522,
                              "734f88c541104a956d88be2c95d03b4a463ffd74ccc2ba9c80841fb98e3fcb36"),),
            "files", ("https://raw.githubusercontent.com/niuers/Learning-From-Data-A-Short-Course/"
                      "879a698b960e5867f7c2b11f8938fa89c3d21839/data/",),
-           "usps.h5 from github.com/niuers/Learning-From-Data-A-Short-Course (commit 879a698, data/usps.h5)"),
+           "download data/usps.h5 of github.com/niuers/Learning-From-Data-A-Short-Course (commit 879a698) into usps/"),
     Source("cifar10-subset", (
         DataFile("cifar10-subset/images.bin.gz", 11_331_740,
                  "07b479d2dac89ccd25e187e4dc844b4a4b7e870b2589281899b824ffee2e3aa5",
@@ -108,13 +109,13 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
         DataFile("cifar10-subset/batches.meta.txt", 60,
                  "2ce042b1e0b48db4bb214408e6414ba18b2731c24af244f2d6c112fddf31af00"),
     ), "cifar-binary", ("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",),
-        "cut from the CIFAR-10 binary version (www.cs.toronto.edu/~kriz/cifar.html): the first 4,000 images of "
-        "data_batch_1, with `python -m dlnlib.data fetch cifar10-subset`", take=4000),
+        "download cifar-10-binary.tar.gz (www.cs.toronto.edu/~kriz/cifar.html) and cut the first 4,000 images "
+        "of data_batch_1 into cifar10-subset/ (dlnlib.data.cut_cifar_subset does it)", take=4000),
     Source("movielens100k", (DataFile("ml-100k/u.data", 1_979_173,
                                       "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"),),
            "pypi-wheel", ("recbole==1.2.1",),
            "run `make data` or `python -m dlnlib.data fetch movielens100k`, which extracts ml-100k/u.data from the "
-           "recbole==1.2.1 wheel on PyPI (offline: add `--wheel recbole-1.2.1-py3-none-any.whl`)"),
+           "recbole==1.2.1 wheel on PyPI (with a wheel downloaded elsewhere: add `--wheel FILE`)"),
 )}
 
 KNOWN_SHA256: dict[str, str] = {f.relpath: f.sha256 for s in SOURCES.values() for f in s.files}
@@ -225,7 +226,7 @@ def _missing_message(relpath: str, dirs: list[Path]) -> str:
         hint = src.hint + ", into the data cache or into a folder listed in DLN_DATA_DIR"
     else:
         hint = (f"run `make data` (or `python -m dlnlib.data fetch {src.name}`), which downloads it into the data "
-                f"cache, or set DLN_DATA_DIR to a folder that already holds {src.name}/; by hand: {src.hint}; "
+                f"cache, or set DLN_DATA_DIR to a folder that already holds it; by hand: {src.hint}; "
                 f"see docs/data.md")
     env = os.environ.get("DLN_DATA_DIR")
     searched = ", ".join(str(d) for d in dirs)
@@ -478,20 +479,27 @@ def file_urls(src: Source, f: DataFile, mirror: str | None = None) -> list[str]:
 def write_verified(target: Path, f: DataFile, write, origin: str) -> Path:
     """Write ``target`` atomically: ``write(binary_file)`` fills a temporary file beside it, which is checked
     against ``f`` (:func:`check_file`) and only then moved into place; on any failure it is deleted."""
+    made = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions open() would
         check_file(tmp, f.sha256, f.content_sha256, name=f"{f.relpath} (from {origin})")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        for d in made:  # the folders this call created, innermost first, if still empty
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
         raise
     return target
 
 
-def download(url: str, target: Path, f: DataFile, *, timeout: float = 30.0) -> Path:
+def download(url: str, target: Path, f: DataFile, *, timeout: float = 20.0) -> Path:
     """Download ``url`` into ``target`` through :func:`write_verified` (checksum before it lands)."""
     def copy(out):
         with _open_url(url, timeout) as resp:
@@ -543,7 +551,7 @@ def cut_cifar_subset(archive: str | os.PathLike, take: int = 4000) -> dict[str, 
                 raise ValueError(f"{archive}: no {', '.join(sorted(missing))} inside; is it cifar-10-binary.tar.gz?")
             batch = tar.extractfile(members["data_batch_1.bin"]).read()
             names = tar.extractfile(members["batches.meta.txt"]).read().decode("ascii").split()
-    except (tarfile.TarError, EOFError, zlib.error, UnicodeDecodeError) as e:
+    except (tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error, UnicodeDecodeError) as e:
         raise ValueError(f"{archive}: not a readable cifar-10-binary.tar.gz ({e}).") from e
     if len(batch) % 3073 or len(batch) // 3073 < take:
         raise ValueError(f"{archive}: data_batch_1.bin has {len(batch)} bytes, not {take} or more records of 3073.")
@@ -594,7 +602,7 @@ def _present(f: DataFile, dirs: list[Path], log) -> Path | None:
 
 
 def fetch_source(src: Source, dest: Path, *, mirror: str | None = None, wheel: str | os.PathLike | None = None,
-                 offline: bool = False, timeout: float = 30.0, log=print) -> list[Path]:
+                 offline: bool = False, timeout: float = 20.0, log=print) -> list[Path]:
     """Bring every file of ``src`` into ``dest`` unless a valid copy is in ``dest`` or on :func:`data_dirs`.
 
     Returns the paths written (empty if all were present). Raises :class:`DownloadError` when no source can be
@@ -647,7 +655,7 @@ class FetchResult:
 
 
 def fetch(names=None, dest: str | os.PathLike | None = None, *, mirror: str | None = None,
-          wheel: str | os.PathLike | None = None, offline: bool = False, timeout: float = 30.0,
+          wheel: str | os.PathLike | None = None, offline: bool = False, timeout: float = 20.0,
           log=print) -> list[FetchResult]:
     """Fetch the data sets ``names`` (default: all of :data:`SOURCES`) into ``dest`` (default
     :func:`data_cache_dir`), skipping files already present and valid. ``mirror`` (default ``DLN_DATA_MIRROR``)
@@ -664,8 +672,9 @@ def fetch(names=None, dest: str | os.PathLike | None = None, *, mirror: str | No
         try:
             written = fetch_source(src, dest, mirror=mirror, wheel=wheel, offline=offline, timeout=timeout, log=log)
         except DownloadError as e:
-            res = FetchResult(key, "unavailable", f"not fetched: {e}. Loaders will report it missing; to get it: "
-                                                  f"{src.hint}, or set DLN_DATA_DIR to a folder that holds it.")
+            res = FetchResult(key, "unavailable", f"not fetched ({e}).\n  To get {key}: rerun `make data` online, "
+                                                  f"or {src.hint}, into {dest}; or set DLN_DATA_DIR to a folder "
+                                                  f"that holds it (docs/data.md). Notebooks skip what is missing.")
         except ValueError as e:
             res = FetchResult(key, "failed", f"FAILED: {e}")
         else:
@@ -712,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
     fp.add_argument("--wheel", type=Path, default=None, help="a local recbole-1.2.1 wheel (MovieLens, offline)")
     fp.add_argument("--offline", action="store_true", help="download nothing; report what is missing")
     fp.add_argument("--strict", action="store_true", help="exit 1 when a data set could not be fetched")
-    fp.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a server (default 30)")
+    fp.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for a server (default 20)")
     sub.add_parser("status", help="where each file is found, or what is missing")
     args = ap.parse_args(argv)
     if args.cmd == "status":

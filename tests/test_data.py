@@ -1,29 +1,54 @@
-"""dlnlib.data: readers on small synthetic files, file lookup and checksums, the MovieLens split; plus checks
-against the real data when ``DLN_DATA_DIR`` holds it (skipped otherwise)."""
+"""dlnlib.data: readers on small synthetic files, file lookup and checksums, the MovieLens split, the fetcher
+(against a loopback HTTP server on 127.0.0.1 serving files the tests make; nothing else is reachable: see
+``no_network``); plus checks against the real data when ``DLN_DATA_DIR`` holds it (skipped otherwise)."""
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
+import hashlib
+import http.server
+import io
 import os
+import socket
 import struct
+import tarfile
+import threading
+import urllib.parse
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dlnlib import data
-from dlnlib.data import (DatasetMissingError, available, data_dirs, find_file, load_cifar10_subset, load_mnist,
-                         load_usps, movielens_matrix, read_cifar_subset, read_idx, read_movielens, read_usps_h5)
+from dlnlib.data import (ChecksumError, DataFile, DatasetMissingError, DownloadError, Source, available, data_dirs,
+                         fetch, fetch_source, find_file, load_cifar10_subset, load_mnist, load_usps, movielens_matrix,
+                         read_cifar_subset, read_idx, read_movielens, read_usps_h5)
 
-REPO = Path(__file__).resolve().parents[1]
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Every test: URLs may only point at 127.0.0.1, and pip is never asked for a wheel."""
+    real_open = data._open_url
+
+    def loopback_only(url, timeout):
+        host = urllib.parse.urlsplit(url).hostname
+        if host != "127.0.0.1":
+            raise AssertionError(f"a test tried to reach {url}; only 127.0.0.1 is allowed")
+        return real_open(url, timeout)
+
+    def no_pip(requirement, folder):
+        raise AssertionError(f"a test tried to pip download {requirement}")
+
+    monkeypatch.setattr(data, "_open_url", loopback_only)
+    monkeypatch.setattr(data, "pip_download", no_pip)
+    monkeypatch.delenv("DLN_DATA_MIRROR", raising=False)
 
 
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     """An isolated environment: an empty cache folder, ``DLN_DATA_DIR`` set by calling the returned function."""
-    monkeypatch.setenv("DLN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLN_DATA_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("DLN_DATA_DIR", raising=False)
 
     def set_dirs(*dirs: Path) -> None:
@@ -163,12 +188,13 @@ def test_missing_file_message(env, tmp_path):
         find_file("mnist/train-images-idx3-ubyte.gz")
     msg = str(e.value)
     assert isinstance(e.value, FileNotFoundError)
-    assert "mnist/train-images-idx3-ubyte.gz" in msg and "DLN_DATA_DIR" in msg and "shared/data" in msg
+    assert "mnist/train-images-idx3-ubyte.gz" in msg and "DLN_DATA_DIR" in msg and "make data" in msg
+    assert "python -m dlnlib.data fetch mnist" in msg and "docs/data.md" in msg
     assert str(tmp_path / "nowhere") in msg and str(tmp_path / "cache") in msg
     with pytest.raises(DatasetMissingError) as e:
         data.load_movielens100k()
     msg = str(e.value)
-    assert "ml-100k/u.data" in msg and "fetch_movielens.py" in msg and "recbole==1.2.1" in msg
+    assert "ml-100k/u.data" in msg and "python -m dlnlib.data fetch movielens100k" in msg and "recbole==1.2.1" in msg
     assert "make data" in msg and "DLN_DATA_DIR" in msg
 
 
@@ -249,22 +275,240 @@ def test_movielens_matrix_rejects_bad_input():
         movielens_matrix(r, shape=(2, 2))
 
 
-# ----------------------------------------------------------------------------------------------- fetch script
+# ----------------------------------------------------------------------------------------------- fetching
 
-def test_fetch_script_rejects_wrong_wheel(tmp_path):
-    spec = importlib.util.spec_from_file_location("fetch_movielens", REPO / "scripts" / "fetch_movielens.py")
-    fm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fm)
+def sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+class Loopback:
+    """A static HTTP server on 127.0.0.1 (ephemeral port, daemon thread) over ``root``; counts GET requests.
+
+    Bounded: each request times out after 10 s, and a timer shuts the server down after 60 s whatever happens.
+    """
+
+    def __init__(self, root: Path):
+        self.root, self.requests = root, []
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            timeout = 10
+
+            def do_GET(handler):  # noqa: N805
+                self.requests.append(handler.path)
+                super().do_GET()
+
+            def log_message(handler, *args):  # noqa: N805
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.guard = threading.Timer(60.0, self.server.shutdown)
+        self.guard.daemon = True
+
+    def __enter__(self) -> "Loopback":
+        self.thread.start()
+        self.guard.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.guard.cancel()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A loopback server over ``tmp_path / "www"``; yields it while the test runs, then stops it."""
+    root = tmp_path / "www"
+    root.mkdir()
+    with Loopback(root) as srv:
+        yield srv
+
+
+def tiny_idx(mtime: float = 0.0) -> tuple[bytes, bytes]:
+    """A tiny labels IDX file and its gzip (gzip header timestamp ``mtime``)."""
+    raw = idx_bytes(np.array([3, 1, 4, 1, 5], np.uint8))
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=mtime) as g:
+        g.write(raw)
+    return raw, buf.getvalue()
+
+
+def tiny_source(base: str, gz: bytes, raw: bytes | None = None, name: str = "tiny") -> Source:
+    f = DataFile(f"{name}/t10k-labels-idx1-ubyte.gz", len(gz), sha(gz), None if raw is None else sha(raw))
+    return Source(name, (f,), "files", (base + "nowhere/", base + "files/"), "copy it by hand")
+
+
+def leftovers(d: Path) -> list[str]:
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*")) if d.exists() else []
+
+
+def test_download_verify_and_skip_present(env, tmp_path, served):
+    """First URL 404s, the second serves the file: it lands verified; a second fetch asks the server nothing."""
+    raw, gz = tiny_idx()
+    write(served.root / "files" / "t10k-labels-idx1-ubyte.gz", gz)
+    src = tiny_source(served.url, gz)
+    dest = tmp_path / "dest"
+    written = fetch_source(src, dest, log=lambda *_: None)
+    assert written == [dest / "tiny/t10k-labels-idx1-ubyte.gz"]
+    assert read_idx(written[0]).tolist() == [3, 1, 4, 1, 5]
+    assert served.requests == ["/nowhere/t10k-labels-idx1-ubyte.gz", "/files/t10k-labels-idx1-ubyte.gz"]
+    assert leftovers(dest) == ["tiny", "tiny/t10k-labels-idx1-ubyte.gz"]  # no temporary file left
+    assert fetch_source(src, dest, log=lambda *_: None) == []
+    assert len(served.requests) == 2  # already present and valid: not downloaded again
+    env(dest)  # present in a DLN_DATA_DIR folder counts too, whatever --dest says
+    assert fetch_source(src, tmp_path / "elsewhere", log=lambda *_: None) == [] and len(served.requests) == 2
+
+
+def test_corrupted_download_is_rejected(env, tmp_path, served):
+    raw, gz = tiny_idx()
+    src = tiny_source(served.url, gz)
+    bad = gz[:-8] + b"\x00" * 8  # same size, wrong bytes
+    write(served.root / "files" / "t10k-labels-idx1-ubyte.gz", bad)
+    dest = tmp_path / "dest"
+    with pytest.raises(ChecksumError) as e:
+        fetch_source(src, dest, log=lambda *_: None)
+    msg = str(e.value)
+    assert "tiny/t10k-labels-idx1-ubyte.gz" in msg and sha(gz) in msg and sha(bad) in msg
+    assert f"{served.url}files/t10k-labels-idx1-ubyte.gz" in msg
+    assert leftovers(dest) == []  # neither the file nor its temporary copy nor the folders made for it
+    # a corrupt copy already in dest is replaced by a good download
+    write(dest / "tiny/t10k-labels-idx1-ubyte.gz", b"junk")
+    write(served.root / "files" / "t10k-labels-idx1-ubyte.gz", gz)
+    fetch_source(src, dest, log=lambda *_: None)
+    assert (dest / "tiny/t10k-labels-idx1-ubyte.gz").read_bytes() == gz
+
+
+def test_other_gzip_wrapper_passes_on_content(env, tmp_path, served, monkeypatch):
+    """A copy whose gzip header differs (another timestamp) is accepted by its decompressed bytes, by the fetcher
+    and by the loaders; without a content hash it is rejected."""
+    raw, gz = tiny_idx(mtime=0)
+    _, other = tiny_idx(mtime=1_600_000_000)
+    assert other != gz
+    write(served.root / "files" / "t10k-labels-idx1-ubyte.gz", other)
+    dest = tmp_path / "dest"
+    fetch_source(tiny_source(served.url, gz, raw), dest, log=lambda *_: None)
+    assert (dest / "tiny/t10k-labels-idx1-ubyte.gz").read_bytes() == other
+    rel = "tiny/t10k-labels-idx1-ubyte.gz"
+    monkeypatch.setitem(data.KNOWN_SHA256, rel, sha(gz))
+    env(dest)
+    with pytest.raises(ChecksumError, match="checksum mismatch"):
+        find_file(rel)  # file hash differs and no content hash is known yet
+    monkeypatch.setitem(data.KNOWN_CONTENT_SHA256, rel, sha(raw))
+    assert find_file(rel) == dest / rel
+    with pytest.raises(ChecksumError):
+        fetch_source(tiny_source(served.url, gz), tmp_path / "strict", log=lambda *_: None)
+
+
+def test_mirror_env_and_cli(env, tmp_path, served, monkeypatch, capsys):
+    """``DLN_DATA_MIRROR`` replaces the public URLs by ``<mirror>/<relpath>``; the CLI reports and exits 0."""
+    raw, gz = tiny_idx()
+    write(served.root / "mirror" / "mnist" / "t10k-labels-idx1-ubyte.gz", gz)
+    public = Source("mnist", (DataFile("mnist/t10k-labels-idx1-ubyte.gz", len(gz), sha(gz)),), "files",
+                    ("https://example.invalid/",), "by hand")
+    monkeypatch.setitem(data.SOURCES, "mnist", public)
+    monkeypatch.setenv("DLN_DATA_MIRROR", served.url + "mirror")
+    assert data.main(["fetch", "mnist"]) == 0
+    assert (tmp_path / "cache" / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes() == gz
+    assert served.requests == ["/mirror/mnist/t10k-labels-idx1-ubyte.gz"]
+    out = capsys.readouterr().out
+    assert "mnist:" in out and "sha256 ok" in out
+    assert data.main(["fetch", "--offline", "mnist"]) == 0 and "present" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        data.main(["fetch", "imagenet"])
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_source_is_reported_not_fatal(env, tmp_path, monkeypatch, capsys):
+    port = closed_port()
+    src = Source("usps", (DataFile("usps/usps.h5", 1, "0" * 64),), "files", (f"http://127.0.0.1:{port}/",),
+                 "download usps.h5 by hand")
+    monkeypatch.setitem(data.SOURCES, "usps", src)
+    res = fetch(["usps"], tmp_path / "dest", log=print)
+    assert [r.status for r in res] == ["unavailable"]
+    out = capsys.readouterr().out
+    assert "usps" in out and "not fetched" in out and "make data" in out and "DLN_DATA_DIR" in out
+    assert "download usps.h5 by hand" in out and f"127.0.0.1:{port}" in out
+    assert leftovers(tmp_path / "dest") == []
+    assert data.main(["fetch", "usps", "--dest", str(tmp_path / "dest")]) == 0
+    assert data.main(["fetch", "usps", "--strict", "--dest", str(tmp_path / "dest")]) == 1
+    assert data.main(["fetch", "usps", "--offline"]) == 0 and "offline" in capsys.readouterr().out
+
+
+def cifar_binary_tarball(path: Path, images: np.ndarray, labels: np.ndarray, level: int = 6) -> Path:
+    """A ``cifar-10-binary.tar.gz`` look-alike: records of 1 label byte + 3072 CHW pixel bytes."""
+    rec = np.concatenate([labels.astype(np.uint8)[:, None], images.transpose(0, 3, 1, 2).reshape(len(images), -1)], 1)
+    members = {"cifar-10-batches-bin/data_batch_1.bin": rec.tobytes(),
+               "cifar-10-batches-bin/batches.meta.txt": ("\n".join(data.CIFAR10_CLASSES) + "\n\n").encode()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz", compresslevel=level) as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return path
+
+
+def test_cifar_cut_and_fetch(env, tmp_path, served):
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    y = np.array([6, 9, 9, 4, 1])
+    cifar_binary_tarball(served.root / "cifar-10-binary.tar.gz", X, y)
+    made = data.cut_cifar_subset(served.root / "cifar-10-binary.tar.gz", take=3)
+    assert made["labels.txt"] == b"6\n9\n9\n" and made["batches.meta.txt"].decode().split() == list(data.CIFAR10_CLASSES)
+    assert gzip.decompress(made["images.bin.gz"]) == X[:3].tobytes()  # NHWC
+    files = tuple(DataFile(f"cifar10-subset/{k}", len(v), sha(v)) for k, v in made.items())
+    src = Source("cifar10-subset", files, "cifar-binary", (served.url + "cifar-10-binary.tar.gz",), "by hand", take=3)
+    dest = tmp_path / "dest"
+    assert len(fetch_source(src, dest, log=lambda *_: None)) == 3
+    Xr, yr, classes = read_cifar_subset(dest / "cifar10-subset")
+    assert np.array_equal(Xr, X[:3]) and yr.tolist() == [6, 9, 9] and classes == list(data.CIFAR10_CLASSES)
+    with pytest.raises(ValueError, match="not 6 or more records"):
+        data.cut_cifar_subset(served.root / "cifar-10-binary.tar.gz", take=4 + 2)
+    write(served.root / "broken.tar.gz", b"not a tarball")
+    with pytest.raises(ValueError, match="not a readable"):
+        data.cut_cifar_subset(served.root / "broken.tar.gz")
+
+
+def test_movielens_from_wheel(env, tmp_path):
+    """MovieLens comes out of a RecBole wheel: header dropped, checked; a wrong or unreadable wheel leaves nothing."""
     whl = tmp_path / "recbole-1.2.1-py3-none-any.whl"
+    body = b"1\t2\t3\t4\n5\t6\t2\t8\n"
     with zipfile.ZipFile(whl, "w") as z:
-        z.writestr(fm.MEMBER, "user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t3\t4\n")
-    with pytest.raises(SystemExit, match="sha256"):
-        fm.fetch(tmp_path / "dest", whl)
-    assert not (tmp_path / "dest" / "ml-100k" / "u.data").exists()
+        z.writestr(data.MOVIELENS_MEMBER, b"user_id:token\titem_id:token\trating:float\ttimestamp:float\n" + body)
+    dest = tmp_path / "dest"
+    with pytest.raises(ChecksumError, match="sha256"):
+        fetch_source(data.SOURCES["movielens100k"], dest, wheel=whl, log=lambda *_: None)
+    assert leftovers(dest) == []
+    ok = Source("movielens100k", (DataFile("ml-100k/u.data", len(body), sha(body)),), "pypi-wheel",
+                ("recbole==1.2.1",), "by hand")
+    assert fetch_source(ok, dest, wheel=whl, log=lambda *_: None) == [dest / "ml-100k/u.data"]
+    assert read_movielens(dest / "ml-100k/u.data").tolist() == [[1, 2, 3, 4], [5, 6, 2, 8]]
     with zipfile.ZipFile(whl, "w") as z:
         z.writestr("other.txt", "")
-    with pytest.raises(SystemExit, match="cannot read"):
-        fm.fetch(tmp_path / "dest", whl)
+    with pytest.raises(ValueError, match="cannot read"):
+        fetch_source(data.SOURCES["movielens100k"], tmp_path / "d2", wheel=whl, log=lambda *_: None)
+    res = fetch(["movielens100k"], tmp_path / "d3", wheel=whl, log=lambda *_: None)
+    assert res[0].status == "failed" and "cannot read" in res[0].message
+    assert data.main(["fetch", "movielens100k", "--wheel", str(whl), "--dest", str(tmp_path / "d3")]) == 1
+
+
+def test_docs_list_every_file_with_its_size_and_hashes():
+    """docs/data.md and the table in code agree: every file appears with its size, sha256 and content sha256."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text()
+    for src in data.SOURCES.values():
+        for f in src.files:
+            row = next((line for line in doc.splitlines() if line.startswith(f"| `{f.relpath}` |")), "")
+            assert f"{f.size:,}" in row and f.sha256 in row, f.relpath
+            assert f.content_sha256 is None or f.content_sha256 in row, f.relpath
+        assert all(u in doc for u in src.urls), src.name
 
 
 # ----------------------------------------------------------------------------------------------- real data
@@ -321,3 +565,14 @@ def test_real_movielens100k():
     assert np.bincount(r[:, 2])[1:].tolist() == [6110, 11370, 27145, 34174, 21201]
     M, tr, te = movielens_matrix(r)
     assert M.shape == (943, 1682) and te.sum() == 20000 and tr.sum() == 80000 and not (tr & te).any()
+
+
+def test_cifar_cut_reproduces_the_pinned_files(tmp_path):
+    """From a binary batch rebuilt out of the stored subset, the cut gives the pinned bytes (the image file's
+    decompressed bytes at least: the gzip stream depends on the zlib version)."""
+    need("cifar10-subset")
+    X, y, _ = read_cifar_subset(find_file("cifar10-subset/labels.txt").parent)
+    made = data.cut_cifar_subset(cifar_binary_tarball(tmp_path / "c.tar.gz", X, y, level=1), take=len(y))
+    for f in data.SOURCES["cifar10-subset"].files:
+        b = made[Path(f.relpath).name]
+        assert sha(b) == f.sha256 or sha(gzip.decompress(b)) == f.content_sha256, f.relpath
