@@ -1,4 +1,5 @@
-"""dlnlib.compare: orig-vs-comp runs, stacked lockstep training, α sweeps, timing rows, and the checks' power."""
+"""dlnlib.studies.kwon_compare: the one runner, orig-vs-comp runs, stacked lockstep training, α sweeps, timing rows,
+and the checks' power; the problems (make_problem, BlockedSensing) and the recursion it is checked against."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from dlnlib import compare as C
-from dlnlib.networks import DLN, cdln, wide_dln
-from dlnlib.problems import Completion, Factorisation, Sensing, kwon_target
+from dlnlib.batching import stack_nets
+from dlnlib.metrics import first_crossing
+from dlnlib.networks import cdln, wide_dln
+from dlnlib.problems import BlockedSensing, Completion, Factorisation, Sensing, kwon_target, make_problem
+from dlnlib.studies import kwon_compare as C
+from dlnlib.theory import recursion_recovery_error
 from dlnlib.train import GD, train
 
 
 def _mf(d=12, r=2):
-    return C.make_problem("mf", d, r, seed=0)
+    return make_problem("mf", d, r, seed=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -24,21 +28,21 @@ def _mf(d=12, r=2):
 
 
 def test_make_problem_normalisations():
-    mf = C.make_problem("mf", 10, 2)
+    mf = make_problem("mf", 10, 2)
     assert isinstance(mf, Factorisation) and mf.loss_scale == pytest.approx(1 / 100)
-    mc = C.make_problem("mc", 10, 2, p=0.3, mask="exact")
+    mc = make_problem("mc", 10, 2, p=0.3, mask="exact")
     assert isinstance(mc, Completion) and int(mc.n_observed) == 30
     assert float(mc.loss_scale) == pytest.approx(1 / 30)
-    mcb = C.make_problem("mc", 10, 2, p=0.3, mask="bernoulli")
+    mcb = make_problem("mc", 10, 2, p=0.3, mask="bernoulli")
     assert 0 < int(mcb.n_observed) < 100
-    ms = C.make_problem("ms", 10, 2, m=50)
+    ms = make_problem("ms", 10, 2, m=50)
     assert isinstance(ms, Sensing) and ms.m == 50 and ms.loss_scale == 1.0
     assert float(ms.A.std()) == pytest.approx(1 / 50, rel=0.1)  # official scaling N(0,1)/m
     assert torch.equal(mf.target, kwon_target(10, 2, seed=0))
     with pytest.raises(ValueError):
-        C.make_problem("mc", 10, 2)
+        make_problem("mc", 10, 2)
     with pytest.raises(ValueError):
-        C.make_problem("xx", 10, 2)
+        make_problem("xx", 10, 2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -46,9 +50,9 @@ def test_make_problem_normalisations():
 # ----------------------------------------------------------------------------------------------
 
 
-def test_run_methods_records_and_orders():
+def test_orig_vs_comp_records_and_orders():
     P = _mf()
-    res = C.run_methods(P, depth=3, eps=1e-2, eta=4.0, alpha=2.0, r_hat=4, iterations=4000, record_at=30,
+    res = C.orig_vs_comp(P, depth=3, eps=1e-2, eta=4.0, alpha=2.0, r_hat=4, iterations=4000, record_at=30,
                         record=("sv",), check_every=10)
     assert set(res) == {"orig", "comp"}
     o, c = res["orig"], res["comp"]
@@ -56,15 +60,15 @@ def test_run_methods_records_and_orders():
     assert c.setup_s > 0 and o.setup_s == 0
     assert np.all(np.diff(o.wall_time) >= 0)
     assert C.violations(o, c, hold_last=True)[0] == 0
-    only = C.run_methods(P, depth=2, eps=1e-2, eta=4.0, alpha=1.0, r_hat=4, iterations=10, methods=("comp",),
+    only = C.orig_vs_comp(P, depth=2, eps=1e-2, eta=4.0, alpha=1.0, r_hat=4, iterations=10, methods=("comp",),
                          comp_scale_outer=False)
     assert set(only) == {"comp"}
     with pytest.raises(ValueError):
-        C.run_methods(P, depth=3, eps=1e-2, eta=1.0, alpha=1.0, r_hat=4, iterations=1, methods=("bad",))
+        C.orig_vs_comp(P, depth=3, eps=1e-2, eta=1.0, alpha=1.0, r_hat=4, iterations=1, methods=("bad",))
 
 
 def test_random_init_orig_runs():
-    res = C.run_methods(_mf(), depth=3, eps=1e-2, eta=4.0, alpha=2.0, r_hat=4, iterations=50, init="uniform",
+    res = C.orig_vs_comp(_mf(), depth=3, eps=1e-2, eta=4.0, alpha=2.0, r_hat=4, iterations=50, init="uniform",
                         methods=("orig",))
     assert np.isfinite(res["orig"]["loss"]).all()
 
@@ -84,16 +88,17 @@ def test_violations_detects_a_perturbed_curve():
 
 def test_learning_times_and_increases():
     sv = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [2.0, 1.5, 0.0], [2.0, 1.5, 0.0]])
-    t = C.learning_times(sv, np.array([0, 5, 9, 12]), np.array([2.0, 2.0, 1.0]))
+    t = first_crossing(sv, np.array([0, 5, 9, 12]), 0.5 * np.array([2.0, 2.0, 1.0]))  # learning times σ_i ≥ σ_i*/2
     assert t[0] == 5 and t[1] == 9 and math.isinf(t[2])
     assert C.increases([3, 2, 2, 1]) == 0 and C.increases([1, 2, 3]) == 2
 
 
 def test_altmin_curve():
-    P = C.make_problem("mc", 20, 2, p=0.6, mask="exact")
+    P = make_problem("mc", 20, 2, p=0.6, mask="exact")
     c = C.altmin_curve(P, 2, 15)
     assert c.label == "AltMin" and c["loss"].shape == (16,) and c.iterations[-1] == 15
     assert c["loss"][-1] < 1e-8 * c["loss"][0]
+    assert c.setup_s > 0 and c.wall_time[0] == c.setup_s  # the time axis starts after the spectral init's SVD
 
 
 def test_top_vector_similarity_at_the_spectral_init():
@@ -119,10 +124,11 @@ def test_stack_nets_is_exact():
     P = _mf()
     orig = wide_dln([12] * 4, 1e-1, seed=1)
     comp = cdln(P, 4, 3, 1e-1, 3.0)
-    stacked = C.stack_nets([orig, comp])
+    stacked = stack_nets([orig, comp])
     assert stacked.batch_shape == (2,) and stacked.widths == [12, 12, 12, 12]
     assert torch.equal(stacked.lr_scales[0], torch.tensor([1.0, 3.0], dtype=torch.float64))
     h = train(stacked, P, GD(2.0), 200, record_at=[0, 200], record=("loss",))
+    curves = C.run(stacked, P, 2.0, 200, labels=["o", "c"], record_at=[0, 200])
     ho = train(orig, P, GD(2.0), 200, record_at=[0, 200], record=("loss",))
     hc = train(comp, P, GD(2.0), 200, record_at=[0, 200], record=("loss",))
     W = h.net.end_to_end()
@@ -131,10 +137,11 @@ def test_stack_nets_is_exact():
     # the padding of C-DLN stays exactly zero
     assert torch.count_nonzero(h.net.weights[0][1, 4:, :]) == 0
     assert torch.count_nonzero(h.net.weights[2][1, :, 4:]) == 0
-    curves = C.unstack_curves(h, ["o", "c"])
+    assert [c.label for c in curves] == ["o", "c"] and curves[1]["loss"].shape == (2,)
     assert curves[1]["loss"][-1] == pytest.approx(hc.loss[-1], rel=1e-10)
+    assert curves[0]["loss"][-1] == h.loss[-1, 0] and curves[0].train_s > 0
     with pytest.raises(ValueError):
-        C.stack_nets([orig, cdln(P, 4, 2, 1e-1)])
+        C.run(stacked, P, 2.0, 1, labels=["only one"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,18 +153,18 @@ def test_stack_nets_is_exact():
 def test_comp_matches_recursion_and_perturbed_recursions_fail(alpha):
     P = _mf()
     r, r_hat, L, eps, eta = 2, 4, 3, 1e-1, 3.0
-    res = C.run_methods(P, depth=L, eps=eps, eta=eta, alpha=alpha, r_hat=r_hat, iterations=1500, record_at=40,
+    res = C.orig_vs_comp(P, depth=L, eps=eps, eta=eta, alpha=alpha, r_hat=r_hat, iterations=1500, record_at=40,
                         methods=("comp",))
     c = res["comp"]
     sig = torch.linalg.svdvals(P.target)[:r].numpy()
-    pred = C.recursion_recovery_error(sig, r_hat, L, eps, eta, alpha, c.iterations, loss_scale=P.loss_scale)
+    pred = recursion_recovery_error(sig, r_hat, L, eps, eta, alpha, c.iterations, loss_scale=P.loss_scale)
     assert np.abs(pred - c["recovery_error"]).max() < 1e-12
     assert c["recovery_error"][-1] < 1e-3  # σ_1, σ_2 learned (the β tail decays slowly): the whole trajectory
-    wrong = [C.recursion_recovery_error(sig, r_hat, L + 1, eps, eta, alpha, c.iterations, P.loss_scale),  # depth
-             C.recursion_recovery_error(sig, r_hat, L, eps, eta * 1.05, alpha, c.iterations, P.loss_scale),  # step
-             C.recursion_recovery_error(sig, r_hat, L, eps, eta, alpha * 1.5 if alpha != 1 else 2.0, c.iterations,
+    wrong = [recursion_recovery_error(sig, r_hat, L + 1, eps, eta, alpha, c.iterations, P.loss_scale),  # depth
+             recursion_recovery_error(sig, r_hat, L, eps, eta * 1.05, alpha, c.iterations, P.loss_scale),  # step
+             recursion_recovery_error(sig, r_hat, L, eps, eta, alpha * 1.5 if alpha != 1 else 2.0, c.iterations,
                                         P.loss_scale),  # α
-             C.recursion_recovery_error(sig * 1.01, r_hat, L, eps, eta, alpha, c.iterations, P.loss_scale)]  # σ*
+             recursion_recovery_error(sig * 1.01, r_hat, L, eps, eta, alpha, c.iterations, P.loss_scale)]  # σ*
     for w in wrong:
         assert np.abs(w - c["recovery_error"]).max() > 1e-4
 
@@ -168,7 +175,7 @@ def test_comp_matches_recursion_and_perturbed_recursions_fail(alpha):
 
 
 def test_alpha_sweep_orders_and_flags_divergence():
-    P = C.make_problem("mc", 20, 2, p=0.5, mask="exact")
+    P = make_problem("mc", 20, 2, p=0.5, mask="exact")
     sw = C.alpha_sweep(P, [0.5, 1.0, 2.0, 4.0, 500.0], depth=3, eps=1e-2, eta=2.0, r_hat=4, iterations=20_000,
                        tol=1e-10, check_every=10, timing_steps=20)
     assert sw.alphas.tolist() == [0.5, 1.0, 2.0, 4.0, 500.0]
@@ -180,7 +187,7 @@ def test_alpha_sweep_orders_and_flags_divergence():
 
 
 def test_time_to_tol_rows():
-    P = C.make_problem("mc", 20, 2, p=0.5, mask="exact")
+    P = make_problem("mc", 20, 2, p=0.5, mask="exact")
     rows = C.time_to_tol(P, depth=3, eps=1e-2, eta=2.0, alpha=2.0, r_hat=4, iterations=20_000, tol=1e-10,
                          check_every=10)
     assert [r.method for r in rows] == ["DLN", "C-DLN"]
@@ -195,6 +202,7 @@ def test_time_to_tol_rows():
 
 def test_timed_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("DLN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DLN_CACHE", "1")  # the cache may be switched off in the caller's environment
     calls = []
     out, s = C.timed_cached("t", {"a": 1}, lambda: calls.append(1) or 7)
     out2, s2 = C.timed_cached("t", {"a": 1}, lambda: calls.append(1) or 8)
@@ -205,13 +213,13 @@ def test_blocked_sensing_equals_sensing():
     g = torch.Generator().manual_seed(0)
     A = torch.randn(37, 6, 5, dtype=torch.float64, generator=g)
     M = torch.randn(3, 6, 5, dtype=torch.float64, generator=g)
-    plain, fast = Sensing(A, M, "mean"), C.BlockedSensing(A, M, "mean", rows=4)
+    plain, fast = Sensing(A, M, "mean"), BlockedSensing(A, M, "mean", rows=4)
     assert torch.equal(plain.y, fast.y)
     for W in (torch.randn(3, 6, 5, dtype=torch.float64, generator=g), torch.randn(6, 5, dtype=torch.float64, generator=g)):
         (l1, g1), (l2, g2) = plain.loss_grad(W), fast.loss_grad(W)
         assert l1.shape == l2.shape == (3,) and g1.shape == g2.shape == (3, 6, 5)
         assert torch.allclose(l1, l2, rtol=1e-12) and torch.allclose(g1, g2, rtol=1e-12, atol=1e-12)
-    one = C.BlockedSensing(A, M[0], rows=5)
+    one = BlockedSensing(A, M[0], rows=5)
     l, G = one.loss_grad(torch.zeros(6, 5, dtype=torch.float64))
     assert l.shape == () and G.shape == (6, 5)
     assert torch.allclose(G, Sensing(A, M[0]).loss_grad(torch.zeros(6, 5, dtype=torch.float64))[1])
