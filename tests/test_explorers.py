@@ -7,14 +7,14 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from dlnlib import explore as E
+from dlnlib.report import explorers as E
 
 widgets = pytest.importorskip("ipywidgets")
 
 
 @pytest.fixture(autouse=True)
 def _no_disk_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv("DLN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("DLN_RESULTS_DIR", str(tmp_path))
 
 
 def _controls(w):
@@ -92,10 +92,10 @@ def test_lop_explorer_middle_block_angle_and_3d_view():
 
 
 def test_explorers_draw_through_the_committed_figure_functions(monkeypatch):
-    from dlnlib import collapse, lop
+    from dlnlib.studies import lop, wang
 
     calls = []
-    for mod, name in ((lop, "plot_svd_lines"), (collapse, "plot_decay"), (collapse, "plot_separation")):
+    for mod, name in ((lop, "plot_svd_lines"), (wang, "plot_decay"), (wang, "plot_separation")):
         orig = getattr(mod, name)
         monkeypatch.setattr(mod, name, lambda *a, _o=orig, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
     E.plot_lop(E.compute_lop(3, 10, 2, 0.5, 0.1, 0.0, 30, 0))

@@ -1,12 +1,13 @@
-"""Tests of dlnlib.lop: the Law of Parsimony checks pass for the theorem's recursion and fail for perturbed ones."""
+"""Tests of dlnlib.studies.lop: the Law of Parsimony checks pass for the theorem's recursion and fail for perturbed ones."""
 
 import numpy as np
 import pytest
 import torch
 
 import dlnlib as dl
-from dlnlib import lop
-from dlnlib.theory import lop_rho
+from dlnlib.metrics import max_principal_angle
+from dlnlib.studies import lop
+from dlnlib.theory import lop_rho, lop_rho_momentum
 
 TOL = 1e-10
 
@@ -81,13 +82,13 @@ def test_block_error_is_pythagorean():
 
 
 def test_momentum_recursion():
-    np.testing.assert_allclose(lop.lop_rho_momentum(0.5, 0.1, 3, 20, 0.0, 0.02), lop_rho(0.5, 0.1, 3, 20, 0.02), rtol=1e-14)
+    np.testing.assert_allclose(lop_rho_momentum(0.5, 0.1, 3, 20, 0.0, 0.02), lop_rho(0.5, 0.1, 3, 20, 0.02), rtol=1e-14)
     P, Phi = lop.lop_problem(12, 2, 0, case=1)
     rec, _ = lop.record_lop(P, [12] * 4, 0.5, 0.02, 150, momentum=0.9, seed=1, record_at=15)
-    rho = lop.lop_rho_momentum(0.5, 0.02, 3, 150, 0.9)
+    rho = lop_rho_momentum(0.5, 0.02, 3, 150, 0.9)
     assert lop.block_error(rec, rho).max() <= TOL
     assert lop.block_error(rec, lop_rho(0.5, 0.02, 3, 150)).max() > 1e3 * TOL        # plain-GD recursion
-    assert lop.block_error(rec, lop.lop_rho_momentum(0.5, 0.02, 3, 150, 0.8)).max() > 1e3 * TOL
+    assert lop.block_error(rec, lop_rho_momentum(0.5, 0.02, 3, 150, 0.8)).max() > 1e3 * TOL
 
 
 @pytest.mark.parametrize("r_hat,lam", [(None, 0.0), (4, 0.05)])
@@ -130,14 +131,14 @@ def test_max_principal_angle_small():
     B = A.copy()
     perp = np.linalg.qr(np.c_[A, rng.standard_normal(8)])[0][:, 3]
     B[:, 0] = np.cos(th) * A[:, 0] + np.sin(th) * perp
-    assert abs(lop.max_principal_angle(A, B) - th) <= 1e-15
+    assert abs(max_principal_angle(A, B) - th) <= 1e-15
 
 
 def test_momentum_sign_change_of_rho():
     """With momentum, ρ can overshoot through 0: the block carries ρ (signed), the singular values are |ρ|."""
     P, Phi = lop.lop_problem(10, 2, 1, case=1)
     q = dict(eps=1.0, eta=0.02, L=2, T=600, mu=0.9, lam=0.05)
-    rho = lop.lop_rho_momentum(q["eps"], q["eta"], q["L"], q["T"], q["mu"], q["lam"])
+    rho = lop_rho_momentum(q["eps"], q["eta"], q["L"], q["T"], q["mu"], q["lam"])
     assert rho.min() < 0
     rec, _ = lop.record_lop(P, [10] * 3, q["eps"], q["eta"], q["T"], weight_decay=q["lam"], momentum=q["mu"],
                             seed=2, record_at=30)

@@ -1,4 +1,4 @@
-"""dlnlib.lop_compress: bases from the gradient, the wide-vs-compressed equivalence check (it passes for the
+"""dlnlib.studies.lop_compressed: bases from the gradient, the wide-vs-compressed equivalence check (it passes for the
 theorem's ρ recursion and fails for perturbed ones), PC projections, path distances and the sweeps."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import dlnlib as dl
-from dlnlib import lop_compress as C
+from dlnlib.metrics import first_crossing, polyline_distance, spearman
 from dlnlib.networks import lop_basis, lop_compressed, wide_dln
+from dlnlib.studies import lop_compressed as C
 from dlnlib.theory import lop_rho
 from dlnlib.train import prefix_products
 
@@ -88,13 +89,11 @@ def test_compressed_trials_stack_individual_nets():
     prob = dl.Completion(M, dl.exact_count_mask(d, d, 0.5, seed=1), "mean")
     net, bases, setup = C.compressed_trials(prob, 2, L, 0.1, 0.01, [7, 8])
     assert net.batch_shape == (2,) and net.depth == L + 2 and setup >= 0
-    assert net.lr_scales == [0.01, 1.0, 1.0, 1.0, 0.01]
+    assert net.gamma == 0.01 and net.lr_scales == [0.01, 1.0, 1.0, 1.0, 0.01]
     for i, s in enumerate([7, 8]):
         single = lop_compressed(C.gradient_basis(wide_dln([d] * (L + 1), 0.1, seed=s).weights, prob, 2), L, 0.1, 0.01)
         for Wb, Ws in zip(net.weights, single.weights):
             assert torch.equal(Wb[i], Ws)
-    with pytest.raises(ValueError, match="lr_scales"):
-        C.stack_nets([single, lop_compressed(bases[0], L, 0.1, 0.5)])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -207,15 +206,15 @@ def test_polyline_distance_against_dense_sampling():
         t = np.linspace(0, 1, 2001)[:, None]
         dense = np.concatenate([B[i] + t * (B[i + 1] - B[i]) for i in range(len(B) - 1)])
         brute = max(np.linalg.norm(dense - a, axis=1).min() for a in A)
-        assert abs(C.polyline_distance(A, B) - brute) < 1e-3
-    assert C.polyline_distance(A, A) == pytest.approx(0.0, abs=1e-7)
-    assert C.polyline_distance(A, B[:1]) == pytest.approx(np.linalg.norm(A - B[0], axis=1).max())
+        assert abs(polyline_distance(A, B) - brute) < 1e-3
+    assert polyline_distance(A, A) == pytest.approx(0.0, abs=1e-7)
+    assert polyline_distance(A, B[:1]) == pytest.approx(np.linalg.norm(A - B[0], axis=1).max())
 
 
-def test_spearman_and_first_at_or_below():
-    assert C.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
-    assert C.spearman([1, 2, 3], [5, 5, 5]) != C.spearman([1, 2, 3], [5, 5, 5])  # NaN: no variation
-    assert C.first_at_or_below(np.array([np.nan, 2.0]), 1.0) == -1
+def test_spearman_and_first_crossing():
+    assert spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+    assert spearman([1, 2, 3], [5, 5, 5]) != spearman([1, 2, 3], [5, 5, 5])  # NaN: no variation
+    assert first_crossing(np.array([np.nan, 2.0]), np.arange(2), 1.0, below=True) == math.inf
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,3 +263,15 @@ def test_mc_trajectories_frozen_vs_moving_bases(small_mc):
     # frozen bases confine the end-to-end matrix to a fixed 2r̂-dimensional row and column space
     E = R["gamma=0"].e2e.astype(np.float64)
     assert max(np.linalg.matrix_rank(x, tol=1e-6 * np.abs(x).max()) for x in E[1:]) <= 2
+
+
+def test_talk_step_is_the_talks_step_moved_to_the_target(small_mc):
+    """η_sum = η_talk·(2√d_talk/σ₁)^{2−2/L} on ½‖·‖², then η_sum/c on the problem's own (mean) loss."""
+    L = 3
+    s1 = float(torch.linalg.svdvals(small_mc.target)[0])
+    eta_sum = 5e-3 * (2 * math.sqrt(1000) / s1) ** (2 - 2 / L)
+    assert C.talk_step(5e-3, 1000, small_mc, L, "sum") == eta_sum
+    assert C.talk_step(5e-3, 1000, small_mc, L) == eta_sum / small_mc.loss_scale
+    # a target with the talk's σ₁ = 2√d_talk keeps the talk's step on the sum loss
+    P = dl.Factorisation(torch.diag(torch.tensor([2 * math.sqrt(1000), 1.0], dtype=F64)), "sum")
+    assert C.talk_step(5e-3, 1000, P, L) == pytest.approx(5e-3, rel=1e-15)

@@ -1,4 +1,4 @@
-"""Tests of dlnlib.collapse: training, metrics, assumptions, and that the decay-rate check fails for a wrong law."""
+"""Tests of dlnlib.studies.wang: training, metrics, assumptions, and that the decay-rate check fails for a wrong law."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dlnlib as dl
-from dlnlib import collapse as C
+from dlnlib.studies import wang as C
 
 
 @pytest.fixture(scope="module")

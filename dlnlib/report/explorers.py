@@ -1,8 +1,9 @@
-"""Interactive explorers: thin ``ipywidgets`` wrappers over pure compute + plot functions.
+"""Interactive explorers: thin ``ipywidgets`` wrappers over the studies' compute and plot functions.
 
-Each explorer is ``compute_*(params) -> result`` (cached in memory and on disk) and ``plot_*(result) -> Figure``.
-The committed figures call the same ``plot_*`` functions, so what one explores and what one publishes
-cannot drift. Training-backed controls run on a button (``manual``), and a bad combination of controls
+Each explorer is ``compute_*(params) -> result`` (cached in memory and on disk) and ``plot_*(result) -> Figure``,
+drawn through the studies' plot functions (:mod:`dlnlib.studies.lop`, :mod:`dlnlib.studies.wang`,
+:mod:`dlnlib.studies.kwon_compare`) that also draw the committed figures, so what one explores and what one
+publishes cannot drift. Training-backed controls run on a button (``manual``), and a bad combination of controls
 (a diverging η, r̂ < r, …) prints the engine's message instead of a traceback.
 
 ``ipywidgets`` is imported only when an explorer is built, so :mod:`dlnlib` stays importable without Jupyter.
@@ -16,13 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import figures as F
-from .compare import orig_vs_comp, plot_curves
-from . import collapse as C
-from . import lop
-from .problems import Completion, Factorisation, bernoulli_mask, low_rank_target, sensing
-from .theory import kwon_thm1, lop_rho
-from .train import GD, DivergenceError, train
+from ..problems import Completion, Factorisation, bernoulli_mask, low_rank_target, sensing
+from ..studies import kwon_compare, lop, wang
+from ..theory import kwon_thm1, lop_rho
+from ..train import DivergenceError
+from .cache import cached
+from .style import COLORS, STYLE
+
 
 @contextlib.contextmanager
 def _one_thread():
@@ -45,7 +46,7 @@ def _one_thread():
 
 @dataclass
 class LoPDynamics:
-    """``iterations (K,)``, ``evs`` one :class:`dlnlib.lop.SVDEvolution` per layer (angles against the first
+    """``iterations (K,)``, ``evs`` one :class:`dlnlib.studies.lop.SVDEvolution` per layer (angles against the first
     iterate after 0; the middle block as a subspace), ``rho (K,)`` the recursion at those iterations."""
 
     iterations: np.ndarray
@@ -63,7 +64,7 @@ class LoPDynamics:
 def compute_lop(depth: int = 3, d: int = 30, r: int = 3, eps: float = 0.5, eta: float = 0.1,
                 weight_decay: float = 0.0, iterations: int = 200, seed: int = 0) -> LoPDynamics:
     """GD on deep factorisation of a rank-``r`` ``d×d`` target (= whitened regression) from ε-orthogonal init,
-    through :func:`dlnlib.lop.record_snapshots` and :func:`dlnlib.lop.svd_evolution` (as talk-t04)."""
+    through :func:`dlnlib.studies.lop.record_snapshots` and :func:`~dlnlib.studies.lop.svd_evolution` (as talk-t04)."""
     params = dict(depth=depth, d=d, r=r, eps=eps, eta=eta, weight_decay=weight_decay, iterations=iterations, seed=seed)
     if 2 * r >= d:
         raise ValueError(f"d = {d} must exceed 2r = {2 * r} for the invariant middle block to exist.")
@@ -79,13 +80,13 @@ def compute_lop(depth: int = 3, d: int = 30, r: int = 3, eps: float = 0.5, eta: 
         rho = lop_rho(eps, eta, depth, iterations, weight_decay, loss_scale=problem.loss_scale)[its]
         return LoPDynamics(its, evs, rho, params)
 
-    return F.cached("explore-lop", params, run)
+    return cached("explore-lop", params, run, study=lop)
 
 
 def plot_lop(res: LoPDynamics, layers=None, view: str = "2-D"):
     """Per layer: singular values of ``W_l(t)`` (ρ(t) dashed black) over angles against the first iterate (top/
-    bottom ``r`` per index, the middle block's principal angle grey), by :func:`dlnlib.lop.plot_svd_lines`;
-    ``view="3-D"``: the talk-t04 panels of :func:`dlnlib.lop.plot_svd3d`, one row per layer."""
+    bottom ``r`` per index, the middle block's principal angle grey), by :func:`dlnlib.studies.lop.plot_svd_lines`;
+    ``view="3-D"``: the talk-t04 panels of :func:`dlnlib.studies.lop.plot_svd3d`, one row per layer."""
     import matplotlib.pyplot as plt
 
     L = len(res.evs)
@@ -133,18 +134,16 @@ def compute_cdln(problem: str = "factorisation", d: int = 40, r: int = 3, p: flo
             P = sensing(M, m, seed=seed + 1, normalisation="mean")
         else:
             raise ValueError(f"problem must be factorisation, completion or sensing, got {problem!r}.")
-        curves = orig_vs_comp(P, depth=3, eps=eps, eta=eta, alpha=alpha, r_hat=r_hat, iterations=iterations,
-                              record_at=60, seed=seed + 2)
+        curves = kwon_compare.orig_vs_comp(P, depth=3, eps=eps, eta=eta, alpha=alpha, r_hat=r_hat,
+                                           iterations=iterations, record_at=60, seed=seed + 2)
         theory = None
         if problem == "factorisation" and alpha == 1.0:
             sv = kwon_thm1(sig, r_hat, 3, eps, eta, iterations)[curves["comp"].iterations]
-            pad = np.zeros((sv.shape[0], r))
-            pad[:, :] = sv[:, :r]
-            err = np.sqrt(((pad - sig) ** 2).sum(1) + (sv[:, r:] ** 2).sum(1)) / np.linalg.norm(sig)
+            err = np.sqrt(((sv[:, :r] - sig) ** 2).sum(1) + (sv[:, r:] ** 2).sum(1)) / np.linalg.norm(sig)
             theory = (curves["comp"].iterations, err)
         return curves, theory
 
-    return F.cached("explore-cdln", params, run)
+    return cached("explore-cdln", params, run, study=kwon_compare)
 
 
 def plot_cdln(result):
@@ -153,10 +152,9 @@ def plot_cdln(result):
 
     curves, theory = result
     fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.5))
-    plot_curves(axes[0], curves, "recovery_error", "iteration", ylabel="relative recovery error")
+    kwon_compare.plot_iter_time(axes, curves, "recovery_error", ylabel="relative recovery error")
     if theory is not None:
-        axes[0].plot(*theory, ":", color=F.COLORS["theory"], label="Theorem 1")
-    plot_curves(axes[1], curves, "recovery_error", "time", ylabel="relative recovery error")
+        axes[0].plot(*theory, ":", color=COLORS["theory"], label="Theorem 1")
     axes[0].legend()
     return fig
 
@@ -170,35 +168,36 @@ def plot_cdln(result):
 def compute_collapse(depth: int = 6, eps: float = 0.5, init: str = "orthogonal", K: int = 5, n: int = 10,
                      eta: float = 1.0, iterations: int = 2000, seed: int = 0) -> dict:
     """Train a width-``nK`` linear DLN on orthonormal ``K``-class data (T12 setup, mean loss) with
-    :func:`dlnlib.collapse.train_mlp`; return ``D`` (layers ``0..L−1``), the :class:`~dlnlib.collapse.LayerMetrics`,
-    the :class:`~dlnlib.collapse.DecayFit` over ``l = 0..L−1`` (as talk-t12), its ``slope``, ``r2``, final ``loss``."""
+    :func:`dlnlib.studies.wang.train_mlp`; return ``D (L,)`` (layers ``0..L−1``), the
+    :class:`~dlnlib.studies.wang.LayerMetrics`, the :class:`~dlnlib.studies.wang.DecayFit` over ``l = 0..L−1``
+    (as talk-t12), its ``slope``, ``r2`` and the final ``loss``."""
     params = dict(depth=depth, eps=eps, init=init, K=K, n=n, eta=eta, iterations=iterations, seed=seed)
 
     @_one_thread()
     def run():
-        data = C.class_data(K, n, seed=seed)
-        W0 = C.mlp_init([data.N] * depth + [K], eps, init, seed + 1)
-        tr = C.train_mlp(W0, data.X, data.Y, eta, iterations, record_every=max(iterations, 1))
-        m = C.layer_metrics(tr.weights, data)
-        fit = C.decay_rate(m.D)
+        data = wang.class_data(K, n, seed=seed)
+        W0 = wang.mlp_init([data.N] * depth + [K], eps, init, seed + 1)
+        tr = wang.train_mlp(W0, data.X, data.Y, eta, iterations, record_every=max(iterations, 1))
+        m = wang.layer_metrics(tr.weights, data)
+        fit = wang.decay_rate(m.D)
         return dict(D=m.D[:depth], metrics=m, fit=fit, slope=fit.slope, r2=fit.r2, loss=float(tr.loss[-1]),
                     params=params)
 
-    return F.cached("explore-collapse", params, run)
+    return cached("explore-collapse", params, run, study=wang)
 
 
 def plot_collapse(res: dict):
-    """``D_l`` (log scale) with its fitted line (:func:`dlnlib.collapse.plot_decay`, as talk-t12) and ``S_l``
-    un-centred/centred (:func:`dlnlib.collapse.plot_separation`, as talk-t13) against layer ``l``."""
+    """``D_l`` (log scale) with its fitted line (:func:`dlnlib.studies.wang.plot_decay`, as talk-t12) and ``S_l``
+    un-centred/centred (:func:`dlnlib.studies.wang.plot_separation`, as talk-t13) against layer ``l``."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(5.6, 2.3))
     f = res["fit"]
-    C.plot_decay(axes[0], res["D"], f, color=F.COLORS["orig"], fit_color=F.COLORS["theory"], label="$D_l$",
-                 fit_label=f"fit: ratio {np.exp(f.slope):.2f}/layer, $R^2$={f.r2:.3f}")
+    wang.plot_decay(axes[0], res["D"], f, color=COLORS["orig"], fit_color=COLORS["theory"], label="$D_l$",
+                    fit_label=f"fit: ratio {np.exp(f.slope):.2f}/layer, $R^2$={f.r2:.3f}")
     axes[0].set_xlabel("layer l")
     axes[0].legend(fontsize=6)
-    C.plot_separation(axes[1], res["metrics"], color=F.COLORS["comp"])
+    wang.plot_separation(axes[1], res["metrics"], color=COLORS["comp"])
     axes[1].set_xlabel("layer l")
     axes[1].set_ylabel("$S_l$ (o: un-c., x: centred)")
     return fig
@@ -217,7 +216,7 @@ def _guarded(compute, plot, plot_keys=()):
     def f(**kw):
         pk = {k: kw.pop(k) for k in plot_keys}
         try:
-            with plt.style.context(str(F.STYLE)):
+            with plt.style.context(str(STYLE)):
                 fig = plot(compute(**kw), **pk)
         except (DivergenceError, ValueError) as e:
             print(f"⚠ {e}")
