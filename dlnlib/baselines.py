@@ -45,10 +45,10 @@ def altmin(problem: Completion, r_hat: int, iterations: int, ridge: float = 0.0,
     the plain AltMin of [K].
 
     >>> from dlnlib.problems import exact_count_mask, low_rank_target
-    >>> M = low_rank_target(8, 8, 1, seed=0)
-    >>> res = altmin(Completion(M, exact_count_mask(8, 8, 0.8, seed=1)), 1, 5, recorders={"max": lambda W: W.max()})
-    >>> res.iterations.tolist(), res.wall_time[0], bool(res.recovery_error[-1] < 1e-9), res.values["max"].shape
-    ([0, 1, 2, 3, 4, 5], 0.0, True, (6,))
+    >>> P = Completion(low_rank_target(20, 20, 2, seed=0), exact_count_mask(20, 20, 0.7, seed=1))
+    >>> res = altmin(P, 2, 30, recorders={"w00": lambda W: W[0, 0]})
+    >>> res.iterations[-1], float(res.wall_time[0]), bool(res.recovery_error[-1] < 1e-9), res.values["w00"].shape
+    (np.int64(30), 0.0, True, (31,))
     """
     if problem.target.ndim != 2:
         raise ValueError("altmin runs one (unbatched) problem at a time.")

@@ -40,6 +40,18 @@ def _spectral_start(P):
     return (U * (s * P.n_observed)) @ V.T
 
 
+def test_altmin_extra_records_and_timing():
+    P = _instance()
+    res = altmin(P, 2, 10, recorders={"w00": lambda W: W[0, 0], "loss_again": P.loss})
+    assert sorted(res.values) == ["loss_again", "w00"] and res.values["w00"].shape == (11,)
+    assert np.array_equal(res.values["loss_again"], res.train_loss)
+    assert res.values["w00"][-1] == float((res.U @ res.V.T)[0, 0])
+    # the clock counts the half-steps only: it starts at 0 and the SVD is reported apart
+    assert res.wall_time[0] == 0.0 and np.all(np.diff(res.wall_time) > 0) and res.setup_s > 0
+    # the same iterates with or without extra records
+    assert np.array_equal(altmin(P, 2, 10).recovery_error, res.recovery_error)
+
+
 def test_altmin_with_too_few_samples_does_not_recover():
     P = _instance(d=20, r=2, p=0.1, seed=3)  # 40 observations for 76 degrees of freedom
     res = altmin(P, 2, 20, ridge=1e-8)  # some rows and columns have fewer than r̂ observations

@@ -1,4 +1,4 @@
-"""MovieLens-100K completion ([K] Fig. 7 and 17): the problem, a held-out recorder, AltMin with held-out errors.
+"""MovieLens-100K completion ([K] Figs 7 and 17): the split, the held-out error, and the DLN / C-DLN / AltMin runs.
 
 The rating matrix ``M`` (943 users × 1682 movies, 0 where unrated) is split at random into a training mask
 ``Ω_train`` (80% of the ratings) and a held-out mask ``Ω_test`` (20%). The networks are trained on the
@@ -8,7 +8,9 @@ the quantity the official figure plots as "recovery error". The RMSE on the 1–
 
 :meth:`dlnlib.problems.Completion.test_error` averages over *all* unobserved entries (the right thing for a
 synthetic target known everywhere); for MovieLens most unobserved entries are unrated (target 0), so the
-held-out mask must be given explicitly: :func:`heldout_error`, :func:`heldout_recorder`, :func:`altmin_heldout`.
+held-out mask must be given explicitly: :func:`heldout_error`, :func:`heldout_recorder` (for
+:func:`dlnlib.train.train`) and :func:`run_altmin` (:func:`dlnlib.baselines.altmin` with a held-out recorder).
+Times to a level are :func:`dlnlib.metrics.first_crossing` (``below=True, interpolate=True``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._util import Tensor, resolve
-from .problems import Completion, spectral_factors
+from .._util import Tensor, resolve
+from ..baselines import altmin
+from ..data import movielens_matrix
+from ..metrics import nmse
+from ..networks import cdln, wide_dln
+from ..problems import Completion
+from ..train import GD, train
+from .kwon_compare import Curve
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,12 @@ class MovieLensSplit:
 
     @property
     def target(self) -> Tensor:
+        """The rating matrix ``M (n_users, n_items)``, 0 where unrated."""
         return self.problem.target
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n_users, n_items)``."""
         return self.problem.shape
 
 
@@ -59,8 +69,6 @@ def make_split(ratings: np.ndarray, test_fraction: float = 0.2, seed: int = 0, *
     >>> s.shape, s.n_train, s.n_test
     ((3, 2), 4, 1)
     """
-    from .data import movielens_matrix
-
     r = subsample_ratings(ratings, users, items) if (users or items) else np.asarray(ratings)
     M, tr, te = movielens_matrix(r, test_fraction, seed)
     dtype, device = resolve(dtype, device)
@@ -96,14 +104,14 @@ def subsample_ratings(ratings: np.ndarray, users: int | None, items: int | None)
 
 
 def heldout_error(W: Tensor, target: Tensor, test_mask: Tensor) -> Tensor:
-    """``½ Σ_test (W − M)² / |test|`` for ``W (..., m, n)``; shape ``(...)``.
+    """``½ Σ_test (W − M)² / |test|`` for ``W (..., m, n)``; shape ``(...)``: half of
+    :func:`dlnlib.metrics.nmse` over the held-out mask.
 
     >>> M = torch.tensor([[1.0, 2.0], [3.0, 4.0]]); te = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     >>> float(heldout_error(M + 1, M, te))
     0.5
     """
-    R = test_mask * (W - target)
-    return 0.5 * R.square().sum((-2, -1)) / test_mask.sum((-2, -1))
+    return 0.5 * nmse(W, target, test_mask)
 
 
 def rmse(half_mse: float | np.ndarray) -> float | np.ndarray:
@@ -116,7 +124,8 @@ def rmse(half_mse: float | np.ndarray) -> float | np.ndarray:
 
 
 def heldout_recorder(split: MovieLensSplit):
-    """A :func:`dlnlib.train.train` recorder ``f(net, W_end, loss) -> ½·MSE on the held-out ratings``."""
+    """A :func:`dlnlib.train.train` recorder ``f(net, W_end (..., m, n), loss) -> ½·MSE on the held-out ratings
+    (...)``."""
     M, te = split.target, split.test_mask
 
     def f(net, W, loss):
@@ -124,97 +133,16 @@ def heldout_recorder(split: MovieLensSplit):
     return f
 
 
-@dataclass
-class AltMinHeldout:
-    """AltMin trajectory: ``iterations (K,)``, ``train_loss``, ``heldout`` (½·MSE), ``wall_time (K,)`` seconds."""
-
-    iterations: np.ndarray
-    train_loss: np.ndarray
-    heldout: np.ndarray
-    wall_time: np.ndarray
-
-
-def altmin_heldout(split: MovieLensSplit, r_hat: int, iterations: int, ridge: float = 0.0) -> AltMinHeldout:
-    """Alternating least squares on ``W = U Vᵀ`` as :func:`dlnlib.baselines.altmin`, recording the held-out error.
-
-    Same start (the surrogate's top-``r̂`` factors scaled by ``√(s·|Ω|)``) and the same exact row-wise
-    least-squares half-steps over the training ratings (``ridge·I`` added to each normal matrix; ``ridge = 0``
-    is the plain AltMin of [K], whose held-out error can rise again as it overfits). The time of the
-    evaluation (the recorded errors) is excluded from ``wall_time``.
-    """
-    prob = split.problem
-    M, mask = prob.target, prob.mask
-    U, s, V = spectral_factors(prob.surrogate(), r_hat)
-    scale = (s * prob.n_observed).sqrt()
-    U, V = U * scale, V * scale
-    eye = torch.eye(r_hat, dtype=M.dtype, device=M.device)
-    Mo = mask * M
-
-    def solve(F, Mo, mask):  # each row: min_x Σ_j mask_ij (M_ij − x·F_j)² + ridge |x|²
-        A = torch.einsum("ij,jk,jl->ikl", mask, F, F) + ridge * eye
-        b = Mo @ F
-        return torch.linalg.lstsq(A, b.unsqueeze(-1)).solution.squeeze(-1)
-
-    loss, ho, wall = [], [], []
-    elapsed = 0.0
-    for t in range(iterations + 1):
-        W = U @ V.T
-        loss.append(float(prob.loss(W)))
-        ho.append(float(heldout_error(W, M, split.test_mask)))
-        wall.append(elapsed)
-        if t == iterations:
-            break
-        t0 = time.perf_counter()
-        U = solve(V, Mo, mask)
-        V = solve(U, Mo.T, mask.T)
-        elapsed += time.perf_counter() - t0
-    return AltMinHeldout(np.arange(iterations + 1), np.asarray(loss), np.asarray(ho), np.asarray(wall))
-
-
-def time_to_reach(values: np.ndarray, times: np.ndarray, level: float) -> float:
-    """First time at which ``values <= level`` (linear interpolation between records); ``inf`` if never.
-
-    >>> time_to_reach(np.array([3.0, 2.0, 1.0]), np.array([0.0, 1.0, 2.0]), 1.5)
-    1.5
-    """
-    v, t = np.asarray(values, dtype=float), np.asarray(times, dtype=float)
-    hit = np.nonzero(v <= level)[0]
-    if hit.size == 0:
-        return float("inf")
-    i = int(hit[0])
-    if i == 0:
-        return float(t[0])
-    v0, v1 = v[i - 1], v[i]
-    frac = (v0 - level) / (v0 - v1) if v0 != v1 else 1.0
-    return float(t[i - 1] + frac * (t[i] - t[i - 1]))
-
-
-# ----------------------------------------------------------------------------------------------
-# Runs for Figs 7 and 17
-# ----------------------------------------------------------------------------------------------
-
-
-def _curve_from_altmin(r: AltMinHeldout, setup_s: float = 0.0):
-    from .compare import Curve
-
-    return Curve("AltMin", r.iterations, r.wall_time + setup_s, {"loss": r.train_loss, "heldout": r.heldout},
-                 setup_s, float(r.wall_time[-1] / max(len(r.iterations) - 1, 1)))
-
-
 def run_dln(split: MovieLensSplit, kind: str, *, depth: int, eps: float, eta: float, iterations: int,
             r_hat: int = 10, alpha: float = 1.0, record_at=100, seed: int = 0, width: int | None = None):
     """Train the wide DLN (``kind="wide"``: widths ``[n_items, w, …, w, n_users]`` with ``w = width`` or
     ``max(n_users, n_items)``, ε-orthogonal init) or C-DLN (``kind="cdln"``: Algorithm 1 with ``r̂``, ``α``) on the
     training ratings with GD step ``eta`` (on the ``"observed"``-normalised loss) and return a
-    :class:`dlnlib.compare.Curve` with ``loss`` and ``heldout`` (½·MSE); C-DLN's time includes the SVD of the
-    surrogate. A divergence is not an error here: the run is frozen there (a batch of one run with
-    ``on_divergence="flag"``), its curve is cut at the last finite record, and ``extra["diverged_at"]`` says when
+    :class:`~dlnlib.studies.kwon_compare.Curve` with ``loss`` and ``heldout`` (½·MSE); C-DLN's time includes the
+    SVD of the surrogate. A divergence is not an error here: the run is frozen there (a batch of one run with
+    ``on_divergence="flag"``), its curve is cut at the last finite record, and ``diverged_at`` says when
     (``-1``: never).
     """
-    from .compare import Curve
-    from .networks import cdln, wide_dln
-    from .train import GD, train
-
     prob = split.problem
     n_users, n_items = prob.shape
     t0 = time.perf_counter()
@@ -237,21 +165,23 @@ def run_dln(split: MovieLensSplit, kind: str, *, depth: int, eps: float, eta: fl
     keep = np.ones(len(h.iterations), dtype=bool)
     if div >= 0:
         keep = (h.iterations < div) & np.isfinite(vals["loss"]) & np.isfinite(vals["heldout"])
-    c = Curve(label, h.iterations[keep], h.wall_time[keep] + setup, {k: v[keep] for k, v in vals.items()}, setup,
-              h.seconds_per_step)
-    c.extra["diverged_at"] = div
-    return c
+    return Curve(label, h.iterations[keep], h.wall_time[keep] + setup, {k: v[keep] for k, v in vals.items()}, setup,
+                 h.seconds_per_step, diverged_at=div)
 
 
-def run_altmin(split: MovieLensSplit, r_hat: int, iterations: int, ridge: float = 0.0):
-    """:func:`altmin_heldout` as a :class:`dlnlib.compare.Curve` (its time includes the initial SVD)."""
-    t0 = time.perf_counter()
-    spectral_factors(split.problem.surrogate(), r_hat)
-    setup = time.perf_counter() - t0
-    return _curve_from_altmin(altmin_heldout(split, r_hat, iterations, ridge), setup)
+def run_altmin(split: MovieLensSplit, r_hat: int, iterations: int, ridge: float = 0.0) -> Curve:
+    """AltMin (:func:`dlnlib.baselines.altmin`, same start as C-DLN: the surrogate's top-``r̂`` factors) on the
+    training ratings, as a :class:`~dlnlib.studies.kwon_compare.Curve` with ``loss`` and ``heldout`` (½·MSE), one
+    record per iteration. Its time counts the initial SVD and the half-steps, not the evaluation. ``ridge = 0`` is
+    the plain AltMin of [K], whose held-out error can rise again as it overfits.
+    """
+    M, te = split.target, split.test_mask
+    r = altmin(split.problem, r_hat, iterations, ridge, recorders={"heldout": lambda W: heldout_error(W, M, te)})
+    return Curve("AltMin", r.iterations, r.wall_time + r.setup_s, {"loss": r.train_loss, "heldout": r.values["heldout"]},
+                 r.setup_s, float(r.wall_time[-1] / max(len(r.iterations) - 1, 1)))
 
 
-def summarise(c) -> dict:
+def summarise(c: Curve) -> dict:
     """Final and best held-out ½·MSE (and RMSE), iterations and seconds of a curve."""
     ho = np.asarray(c["heldout"], dtype=float)
     i = int(np.nanargmin(ho))
