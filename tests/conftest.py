@@ -1,4 +1,5 @@
-"""Shared set-up for the unit tests: CPU by default, one thread, a non-interactive matplotlib backend.
+"""Shared set-up for the unit tests: CPU by default, one thread, a non-interactive matplotlib backend, and the
+result cache and figure output in a temporary folder (tests never write into the checkout's .cache or figures).
 
 ``DLN_DEVICE`` is left alone when already set (run the suite on a GPU with ``DLN_DEVICE=cuda``).
 """
@@ -6,9 +7,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("DLN_DEVICE", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+_TMP = tempfile.mkdtemp(prefix="dlnlib-tests-")
+os.environ.setdefault("DLN_RESULTS_DIR", os.path.join(_TMP, "results"))
+os.environ.setdefault("DLN_FIGURES_DIR", os.path.join(_TMP, "figures"))
 
 import torch  # noqa: E402
 

@@ -200,15 +200,6 @@ def test_time_to_tol_rows():
     assert len(only) == 1 and not only[0].converged and only[0].iterations == 10
 
 
-def test_timed_cached(tmp_path, monkeypatch):
-    monkeypatch.setenv("DLN_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("DLN_CACHE", "1")  # the cache may be switched off in the caller's environment
-    calls = []
-    out, s = C.timed_cached("t", {"a": 1}, lambda: calls.append(1) or 7)
-    out2, s2 = C.timed_cached("t", {"a": 1}, lambda: calls.append(1) or 8)
-    assert (out, out2, len(calls)) == (7, 7, 1) and s == s2 >= 0
-
-
 def test_blocked_sensing_equals_sensing():
     g = torch.Generator().manual_seed(0)
     A = torch.randn(37, 6, 5, dtype=torch.float64, generator=g)

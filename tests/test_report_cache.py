@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from dlnlib.report import cache as K
+from dlnlib.report.cache import timed_cached
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +53,7 @@ def test_cache_can_be_disabled(cachedir, monkeypatch):
 
 def test_results_dir_defaults(monkeypatch, tmp_path):
     monkeypatch.delenv("DLN_RESULTS_DIR", raising=False)
-    monkeypatch.setenv("DLN_CACHE_DIR", str(tmp_path / "data-cache"))  # the data cache's setting is not shared
+    monkeypatch.setenv("DLN_DATA_CACHE", str(tmp_path / "data-cache"))  # the data cache has its own setting
     monkeypatch.chdir(tmp_path)
     assert K.results_dir() == tmp_path / ".dlnlib-cache" / "results"  # a user's script: the current directory
     monkeypatch.chdir(REPO / "notebooks")
@@ -149,3 +150,12 @@ def test_cached_keys_on_the_study(cachedir, monkeypatch):
     monkeypatch.setattr(K, "code_hash", lambda study=None, **kw: "changed" if study else real(study, **kw))
     K.cached("run", {"a": 1}, lambda: calls.append(1), study="dlnlib.theory")  # the study's code changed
     assert len(calls) == 2
+
+
+def test_timed_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLN_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("DLN_CACHE", "1")  # the cache may be switched off in the caller's environment
+    calls = []
+    out, s = timed_cached("t", {"a": 1}, lambda: calls.append(1) or 7, study="dlnlib.theory")
+    out2, s2 = timed_cached("t", {"a": 1}, lambda: calls.append(1) or 8, study="dlnlib.theory")
+    assert (out, out2, len(calls)) == (7, 7, 1) and s == s2 >= 0

@@ -13,7 +13,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from dlnlib import figures as F  # noqa: E402
 from dlnlib.report import Session  # noqa: E402
 
 PRESETS = {"ci": {"n": 1}, "cpu": {"n": 2}, "paper": {"n": 3}}
@@ -81,24 +80,3 @@ def test_session_cache(figdir):
     for _ in range(2):
         assert S.cached("run", {"a": 1}, lambda: calls.append(1) or 5, study="dlnlib.theory") == 5
     assert len(calls) == 1 and list((figdir / "cache").glob("run-*.pkl"))
-
-
-def test_the_shim_writes_what_the_session_writes(figdir):
-    """``F.check(..., scale=s)`` and ``Session(s).check(...)`` give the same row (the notebooks' migration)."""
-    F.check("c", "fig-a", "s", 0.7, 0.1, scale="ci", passed=True)
-    Session("ci").check("d", "fig-a", "s", 0.7, 0.1, passed=True)
-    c, d = json.loads((figdir / "_ci" / "verification.json").read_text())
-    drop = ("claim", "run", "time")
-    assert {k: v for k, v in c.items() if k not in drop} == {k: v for k, v in d.items() if k not in drop}
-    assert c["direction"] == ">="
-    F.skip("s", "fig-a", "needs data", "GPU-scale model", scale="ci")
-    fig, ax = plt.subplots()
-    ax.plot([0, 1])
-    F.save_figure(fig, "fig-a", "ci", {"preset": "ci"}, 1.0, caption="cap")
-    Session("ci").save_figure(fig, "fig-b", {"preset": "ci"}, 1.0, caption="cap")
-    plt.close(fig)
-    assert (figdir / "_ci" / "fig-a.pdf").read_bytes() == (figdir / "_ci" / "fig-b.pdf").read_bytes()
-    ja, jb = (json.loads((figdir / "_ci" / f"fig-{x}.json").read_text()) for x in "ab")
-    assert {**ja, "figure": "fig-b"} == jb
-    assert F.output_dir("paper") == figdir and F.STYLE.exists() and F.COLORS["orig"] == "#0072B2"
-    assert F.cached("run", {"a": 1}, lambda: 3) == 3

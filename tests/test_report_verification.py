@@ -100,10 +100,10 @@ def test_reported_rows_and_missing_criteria(tmp_path):
     assert set(by) == {"r", "r2"}
 
 
-def test_legacy_claims_without_tolerance_get_their_criterion(tmp_path):
-    assert check("wang-loglinear-grid", "wang-scaling", "min R²", 0.99, None, folder=tmp_path, passed=True)
-    (row,) = rows(tmp_path / "verification.json")
-    assert (row["direction"], row["tolerance"], row["status"]) == (">=", 0.95, "passed")
+def test_an_asserted_claim_without_tolerance_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="an asserted claim needs a tolerance"):
+        check("wang-loglinear-grid", "wang-scaling", "min R²", 0.99, None, folder=tmp_path, passed=True)
+    assert not (tmp_path / "verification.json").exists()
 
 
 def test_rows_are_upserted_by_claim_and_scale(tmp_path):

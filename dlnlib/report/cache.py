@@ -237,3 +237,22 @@ def cached(name: str, params: dict, compute: Callable[[], Any], study: ModuleTyp
         warnings.warn(f"the result of cached({name!r}) cannot be pickled ({type(e).__name__}: {e}); returned "
                       "without caching", RuntimeWarning, stacklevel=2)
     return out
+
+
+def timed_cached(name: str, params: dict, compute: Callable[[], Any],
+                 study: ModuleType | str | None = None) -> tuple[Any, float]:
+    """:func:`cached` that also stores how long ``compute()`` took: returns ``(result, seconds)``, the seconds of
+    the run that filled the cache (so a figure that reuses another figure's cached runs still reports their cost).
+
+    >>> import tempfile; os.environ["DLN_RESULTS_DIR"] = tempfile.mkdtemp()
+    >>> out, s = timed_cached("demo", {"n": 1}, lambda: 7, study="dlnlib.theory"); out, s >= 0
+    (7, True)
+    >>> del os.environ["DLN_RESULTS_DIR"]
+    """
+    def run_and_time():
+        t0 = time.perf_counter()
+        out = compute()
+        return {"result": out, "compute_s": time.perf_counter() - t0}
+
+    r = cached(name, params, run_and_time, study)
+    return r["result"], float(r["compute_s"])

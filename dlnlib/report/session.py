@@ -47,13 +47,14 @@ class Session:
       overrides). A GPU that is not there is a ``ValueError``.
     - ``presets``: the notebook's presets (a dict, or their names). When it has a ``"cpu"`` preset, a paper-scale
       run without a GPU uses it (:func:`resolve_preset`); :attr:`params` is then ``presets[preset]``.
+    - ``study``: the study module (or its name) whose code keys :meth:`cached` by default.
 
     :attr:`preset` (the preset actually run) is written in every row, figure and table JSON, and added to a
     figure's caption when it differs from the scale.
     """
 
     def __init__(self, scale: str, *, out: str | Path | None = None, device: str | None = None,
-                 presets: Collection[str] | None = None):
+                 presets: Collection[str] | None = None, study: ModuleType | str | None = None):
         import torch
 
         from .._util import default_device
@@ -65,6 +66,7 @@ class Session:
         self.device = str(dev)
         self.device_name = figures.device_name(self.device)
         self.presets = presets
+        self.study = study
         self.preset = resolve_preset(self.scale, self.device, presets)
         if presets is not None and self.preset not in presets:
             raise ValueError(f"presets has no {self.preset!r} preset; it has {sorted(presets)}.")
@@ -113,5 +115,11 @@ class Session:
 
     def cached(self, name: str, params: dict, compute: Callable[[], Any],
                study: ModuleType | str | None = None) -> Any:
-        """``compute()``, cached under ``name``, ``params`` and the code of ``study`` (:func:`cache.cached`)."""
-        return cache.cached(name, params, compute, study=study)
+        """``compute()``, cached under ``name``, ``params`` and the code of ``study`` (default: the session's study;
+        :func:`cache.cached`)."""
+        return cache.cached(name, params, compute, study=study if study is not None else self.study)
+
+    def timed_cached(self, name: str, params: dict, compute: Callable[[], Any],
+                     study: ModuleType | str | None = None) -> tuple[Any, float]:
+        """``(compute(), seconds)``, cached like :meth:`cached` with the compute time kept (:func:`cache.timed_cached`)."""
+        return cache.timed_cached(name, params, compute, study=study if study is not None else self.study)

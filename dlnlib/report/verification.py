@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import operator
 import os
 import re
@@ -39,16 +38,6 @@ DIRECTIONS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": opera
 SYMBOLS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">", "==": "="}
 STATUSES = ("passed", "reported", "skipped", "failed")  # from best to worst
 RUN_ID = f"{os.getpid()}-{time.time_ns()}"  # tells this process's rows from earlier runs'
-
-# Asserted claims that notebooks wrote with an explicit ``passed=`` and no tolerance before every asserted row had
-# a criterion: the criterion their ``passed=`` expression tests. Only rows and calls without a tolerance use it.
-LEGACY_CRITERIA = {
-    "kwon-fig16-divergence": (">=", 1.0),
-    "wang-loglinear-linear": (">=", 0.95),
-    "wang-loglinear-grid": (">=", 0.95),
-    "talk-t14-r2": (">=", 0.95),
-    "talk-t16-linear": (">=", 0.95),
-}
 
 
 def now() -> str:
@@ -86,14 +75,12 @@ def _preset_from(statement: str, scale: str) -> str:
 
 def normalise_row(row: dict) -> dict:
     """A row with every field of the current format: legacy rows get their direction (inferred from their
-    ``passed`` flag, or :data:`LEGACY_CRITERIA`), their preset (named in the statement, else the scale) and empty
+    ``passed`` flag), their preset (named in the statement, else the scale) and empty
     ``run``/``time`` (older than any new row). Values, tolerances of rows that had one, and statuses are unchanged.
     """
     r = dict(row)
     if "direction" not in r:
-        if r.get("tolerance") is None and r.get("status") in ("passed", "failed") and r["claim"] in LEGACY_CRITERIA:
-            r["direction"], r["tolerance"] = LEGACY_CRITERIA[r["claim"]]
-        elif r.get("tolerance") is not None and r.get("value") is not None and r.get("passed") is not None:
+        if r.get("tolerance") is not None and r.get("value") is not None and r.get("passed") is not None:
             r["direction"] = infer_direction(r["value"], r["tolerance"], r["passed"])
         else:
             r["direction"] = None
@@ -187,8 +174,6 @@ def check(claim: str, figure: str, statement: str, value: float, tolerance: floa
     value = float(value)
     if direction is not None and direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {tuple(DIRECTIONS)}, got {direction!r}.")
-    if tolerance is None and passed is not None and assert_ and claim in LEGACY_CRITERIA:
-        direction, tolerance = LEGACY_CRITERIA[claim]
     if tolerance is None:
         if passed is None:
             raise ValueError(f"[{claim}] give a tolerance or an explicit passed=...")

@@ -11,8 +11,7 @@ are stacked with :func:`dlnlib.batching.stack_nets`; first crossings of a level 
 
 Readers of the figures: :func:`violations` (C-DLN above the original), :func:`increases` (monotonicity),
 :func:`top_vector_similarity` (Fig. 3), :func:`altmin_curve` (Fig. 6). Plots: :func:`plot_curves`,
-:func:`plot_iter_time`. :func:`timed_cached` is the report layer's result cache with the compute time kept; it
-stays here until ``dlnlib.report.cache`` takes it.
+:func:`plot_iter_time`.
 """
 
 from __future__ import annotations
@@ -330,23 +329,6 @@ def time_to_tol(problem: Problem, *, depth: int, eps: float, eta: float, alpha: 
     return [TimingRow("DLN" if name == "orig" else "C-DLN", problem.shape[0], c.setup_s, c.train_s,
                       c.stop_iteration if c.stop_iteration >= 0 else iterations, c.stop_iteration >= 0,
                       float(c["recovery_error"][-1])) for name, c in curves.items()]
-
-
-def timed_cached(name: str, params: dict, compute) -> tuple:
-    """:func:`dlnlib.figures.cached` that also stores how long ``compute()`` took: returns ``(result, seconds)``.
-
-    A figure that reuses another figure's cached runs can still report the time those runs took. (Report layer:
-    it moves to ``dlnlib.report.cache``.)
-    """
-    from ..figures import cached
-
-    def run_and_time():
-        t0 = time.perf_counter()
-        out = compute()
-        return {"result": out, "compute_s": time.perf_counter() - t0}
-
-    r = cached(name, params, run_and_time)
-    return r["result"], float(r["compute_s"])
 
 
 # ----------------------------------------------------------------------------------------------
