@@ -69,7 +69,7 @@ def _class_means(Z: Tensor, labels: Tensor, K: int) -> Tensor:
 
 
 def compression(Z: Tensor, labels: Tensor, K: int | None = None) -> Tensor:
-    """Feature compression ``D = tr Σ_W / tr Σ_B`` of features ``Z (d, N)`` with integer ``labels (N,)`` (THEORY §7).
+    """Feature compression ``D = tr Σ_W / tr Σ_B`` of features ``Z (d, N)`` with integer ``labels (N,)`` (conventions §7).
 
     ``Σ_W`` averages over all ``N`` samples, ``Σ_B`` over the ``K`` classes, with globally centred means.
 
@@ -86,7 +86,7 @@ def compression(Z: Tensor, labels: Tensor, K: int | None = None) -> Tensor:
 
 
 def separation(Z: Tensor, labels: Tensor, K: int | None = None, centred: bool = False) -> Tensor:
-    """Feature separation ``S = 1 − max_{k≠k'} cos(μ_k, μ_k')`` (THEORY §7).
+    """Feature separation ``S = 1 − max_{k≠k'} cos(μ_k, μ_k')`` (conventions §7).
 
     ``centred=False`` (default, the [W] code): un-centred class means, no absolute value.
     ``centred=True`` (the talk's formula): globally centred means and ``|cos|``.

@@ -108,7 +108,7 @@ def init_weight(d_out: int, d_in: int, eps: float, init: Init = "orthogonal", se
                 dtype=None, device=None) -> Tensor:
     """One factor ``(*batch, d_out, d_in)`` at scale ``eps``.
 
-    - ``orthogonal``: ``eps·Q`` with ``Q`` (semi-)orthogonal, so ``WᵀW = eps²I`` or ``WWᵀ = eps²I`` (THEORY §1.3);
+    - ``orthogonal``: ``eps·Q`` with ``Q`` (semi-)orthogonal, so ``WᵀW = eps²I`` or ``WWᵀ = eps²I`` (conventions §1.3);
     - ``normal``: ``eps·N(0,1)·√min/√(d_out·d_in)``; ``uniform``: ``U(−eps, eps)·√3·√min/√(d_out·d_in)``
       (same expected Frobenius norm ``eps·√min(d_out, d_in)`` as the orthogonal init).
 
@@ -216,7 +216,7 @@ def narrow_dln(d_out: int, d_in: int, width: int, depth: int, eps: float, init: 
 
 
 # ----------------------------------------------------------------------------------------------
-# Law of Parsimony: invariant basis (THEORY §2.4) and the width-2r̂ compressed net (§2.5)
+# Law of Parsimony: invariant basis (conventions §2.4) and the width-2r̂ compressed net (§2.5)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -244,7 +244,7 @@ class LoPBasis:
 
 
 def lop_basis(weights0: Sequence[Tensor], Phi: Tensor, r_hat: int | None = None) -> LoPBasis:
-    """Construct the invariant bases of THEORY §2.4 from the initial weights (ε-orthogonal, square) and ``Φ``.
+    """Construct the invariant bases of conventions §2.4 from the initial weights (ε-orthogonal, square) and ``Φ``.
 
     ``V_{1,2}`` spans the null space of ``[Φ; Φᵀ W_{L:1}(0)]`` (generically ``d − 2r``-dimensional); with
     ``r_hat`` it is cut to ``d − 2r̂`` columns (any sub-block is invariant). Unbatched only.
@@ -282,7 +282,7 @@ def lop_basis(weights0: Sequence[Tensor], Phi: Tensor, r_hat: int | None = None)
 
 
 def lop_compressed(basis: LoPBasis, depth: int, eps: float, gamma: float = 0.0, name: str = "LoP-compressed") -> DLN:
-    """The talk's compressed network ``U_{L,1} W̃_L ⋯ W̃_1 V_{1,1}ᵀ`` with ``W̃_l(0) = ε I_{2r̂}`` (THEORY §2.5).
+    """The talk's compressed network ``U_{L,1} W̃_L ⋯ W̃_1 V_{1,1}ᵀ`` with ``W̃_l(0) = ε I_{2r̂}`` (conventions §2.5).
 
     Returned as a ``depth + 2`` factor DLN ``[V_{1,1}ᵀ, εI, …, εI, U_{L,1}]`` whose outer (basis) factors
     move with step ``γ·η`` (``γ = 0``: frozen, exact for factorisation).

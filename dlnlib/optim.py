@@ -82,7 +82,7 @@ def _per_run(x, ndim_batch: int, like: Tensor):
 class GD:
     """Gradient descent ``W ← (1 − ηλ) W − η·s_l·(∇W + μ·momentum)``.
 
-    ``lr`` ``η`` (float or ``(*batch)`` tensor), ``weight_decay`` ``λ`` (decoupled form of THEORY §1.3:
+    ``lr`` ``η`` (float or ``(*batch)`` tensor), ``weight_decay`` ``λ`` (decoupled form of conventions §1.3:
     ``(1 − ηλ)``, not scaled by ``s_l``), heavy-ball ``momentum`` ``μ``: ``v ← μv + ∇``, ``W ← (1−ηλ)W − η s_l v``.
     """
 

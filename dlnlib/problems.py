@@ -4,7 +4,7 @@ Every problem's loss depends on the network only through the end-to-end matrix
 ``W = W_L ... W_1`` of shape ``(..., d_out, d_in)``, so a problem is a function
 ``W -> (loss, dloss/dW)``; :mod:`dlnlib.train` chains the end-to-end gradient to the layers.
 
-Loss normalisation is an explicit choice (THEORY §1.4). With ``c`` the normalisation constant
+Loss normalisation is an explicit choice (conventions §1.4). With ``c`` the normalisation constant
 every loss is ``(c/2) * ||residual||^2``:
 
 ================  ==========================================  ===========================
@@ -97,7 +97,7 @@ def low_rank_target(
 def kwon_target(d: int, r: int, seed=None, *, dtype=None, device=None) -> Tensor:
     """Target of the official [K] code: every ``(d/2r)``-th singular triple of a ``d×d`` Gaussian.
 
-    ``M* = Σ_k s_{j_k} u_{j_k} v_{j_k}ᵀ`` with ``j_k = floor(k·d/(2r))``, ``k = 0..r-1`` (THEORY §9.9):
+    ``M* = Σ_k s_{j_k} u_{j_k} v_{j_k}ᵀ`` with ``j_k = floor(k·d/(2r))``, ``k = 0..r-1`` (conventions §9.9):
     well-separated singular values of order ``√d``. Shape ``(d, d)``.
     """
     dtype, device = resolve(dtype, device)
@@ -399,7 +399,7 @@ class Regression(Problem):
 
     ``X``: ``(d_x, N)``; ``Y``: ``(..., d_y, N)``. ``"mean"`` normalisation divides by ``d_y·N``.
     With whitened ``X`` (``XXᵀ = I``) this equals factorisation of ``Φ = YXᵀ`` up to a constant
-    (THEORY §1.1); ``surrogate()`` returns ``Φ``. ``target`` is ``None`` (no ground-truth matrix)
+    (conventions §1.1); ``surrogate()`` returns ``Φ``. ``target`` is ``None`` (no ground-truth matrix)
     unless given.
     """
 

@@ -1,4 +1,4 @@
-"""Closed-form recursions and gradient flows (THEORY §2, §4, §6), in float64 NumPy.
+"""Closed-form recursions and gradient flows (conventions §2, §4, §6), in float64 NumPy.
 
 All step sizes are for the ``½‖·‖²`` loss; for a loss ``(c/2)‖·‖²`` pass ``loss_scale=c`` (it multiplies
 ``η`` in the gradient terms only, not in the weight-decay term ``ηλ``).
@@ -25,7 +25,7 @@ def kwon_thm1(sigma_star, r_hat: int, depth: int, eps: float, eta: float, T: int
 
 def kwon_alpha(sigma_star, r_hat: int, depth: int, eps: float, eta: float, alpha: float, T: int,
                loss_scale: float = 1.0) -> np.ndarray:
-    """The α ≠ 1 extension (THEORY §4.3): outer factors ``a_i`` (step αη), middle factors ``b_i`` (step η).
+    """The α ≠ 1 extension (conventions §4.3): outer factors ``a_i`` (step αη), middle factors ``b_i`` (step η).
 
     ``p = a² b^{L−2}``; ``a ← a − αη(p − σ*) a b^{L−2}``; ``b ← b − η(p − σ*) a² b^{L−3}``. Returns ``p``,
     shape ``(T+1, r̂)``. At ``α = 1`` this is :func:`kwon_thm1` (``a = b = λ``).
@@ -57,7 +57,7 @@ def kwon_alpha(sigma_star, r_hat: int, depth: int, eps: float, eta: float, alpha
 
 def lop_rho(eps: float, eta: float, depth: int, T: int, weight_decay: float = 0.0, case: int = 1,
             loss_scale: float = 1.0) -> np.ndarray:
-    """ρ(t), ``t = 0..T``, of the Law of Parsimony (THEORY §2.2–2.3).
+    """ρ(t), ``t = 0..T``, of the Law of Parsimony (conventions §2.2–2.3).
 
     Case 1 (square rank-r target): ``ρ(t) = ρ(t−1)(1 − ηλ − η ρ(t−1)^{2(L−1)})``.
     Case 2 (wide target, ``d_y = r < d_x``): ``ρ(t) = ε(1 − ηλ)^t``.

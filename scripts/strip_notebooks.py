@@ -41,7 +41,7 @@ def strip(nb: dict) -> dict:
             for o in cell["outputs"]:
                 if "execution_count" in o:
                     o["execution_count"] = 1
-    for k in ("papermill", "widgets", "jupytext"):
+    for k in ("papermill", "widgets"):  # jupytext stays: it names the .py pair
         nb["metadata"].pop(k, None)
     nb["metadata"]["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb["metadata"]["language_info"] = {"name": "python"}

@@ -232,7 +232,7 @@ def test_surrogate_does_not_depend_on_normalisation():
 
 
 def test_regression_with_whitened_data_is_factorisation_of_phi():
-    """With ``XXᵀ = I``: ``½‖WX − Y‖² = ½‖W − Φ‖² + const`` and the gradients agree (THEORY §1.1)."""
+    """With ``XXᵀ = I``: ``½‖WX − Y‖² = ½‖W − Φ‖² + const`` and the gradients agree (conventions §1.1)."""
     Xw, _ = whiten(randn(4, 30, seed=0))
     Y = randn(3, 30, seed=1)
     R = Regression(Xw, Y)

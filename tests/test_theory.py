@@ -20,7 +20,7 @@ F64 = torch.float64
 
 
 def thm1_by_hand(sigma, r_hat, L, eps, eta, T):
-    """Theorem 1 of [K] (THEORY §4) written out: λ_i and β recursions, returned as λ^L and β^L."""
+    """Theorem 1 of [K] (conventions §4) written out: λ_i and β recursions, returned as λ^L and β^L."""
     lam = [eps] * len(sigma)
     beta = eps
     out = []
@@ -131,7 +131,7 @@ def test_lop_rho_bad_case():
 
 @pytest.mark.parametrize("lam", [0.0, 0.3])
 def test_lop_rho_matches_wide_dln_on_its_invariant_subspace(lam):
-    """THEORY §2.2: for a square rank-r target and ε-orthogonal init, ``W_l(t) V_{l,2} = ρ(t) U_{l,2}``."""
+    """conventions §2.2: for a square rank-r target and ε-orthogonal init, ``W_l(t) V_{l,2} = ρ(t) U_{l,2}``."""
     d, r, L, eps, eta, T = 8, 2, 3, 0.5, 0.05, 60
     Phi = low_rank_target(d, d, r, [2.0, 1.0], seed=1, device="cpu")
     net = wide_dln([d] * (L + 1), eps, "orthogonal", seed=0, device="cpu")

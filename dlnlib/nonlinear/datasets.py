@@ -107,7 +107,7 @@ def load_dataset(name: str, n_train: int | None = None, n_test: int | None = Non
 def gaussian_mixture(n_classes: int = 10, d: int = 100, n_train: int = 2000, n_test: int = 1000,
                      separation_: float = 3.0, seed: int = 0) -> Dataset:
     """A synthetic ``K``-class Gaussian mixture (unit-variance noise around random means of norm ``separation_``);
-    FIGURES.md's proxy for Fig. 1 when MNIST is absent.
+    the workbook's proxy for [K] Fig. 1 when MNIST is absent.
 
     >>> ds = gaussian_mixture(3, 5, 30, 9, seed=0)
     >>> tuple(ds.X_train.shape), int(ds.y_train.max()) + 1
