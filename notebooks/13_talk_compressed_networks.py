@@ -109,7 +109,7 @@ P
 q7 = P["t07"]
 M7 = dl.truncated_gaussian_target(q7["d"], q7["d"], q7["r"], seed=q7["seed"])
 prob7 = dl.Factorisation(M7, "mean")
-eta7 = LC.talk_step(q7["eta_talk"], q7["d_talk"], prob7, q7["L"], "sum") * q7["d"] * q7["d"]  # on the mean loss (η_sum·d·d, as committed)
+eta7 = LC.talk_step(q7["eta_talk"], q7["d_talk"], prob7, q7["L"])  # on the mean loss
 t0 = time.perf_counter()
 res7 = nb.cached("talk-t07", dict(q7, eta=eta7),
                 lambda: LC.mf_equivalence(prob7, q7["L"], q7["eps"], eta7, q7["r_hat"], q7["tol"], q7["max_iter"],
@@ -206,7 +206,7 @@ q9 = P["t09"]
 M9 = dl.truncated_gaussian_target(q9["d"], q9["d"], q9["r"], seed=q9["seed"])
 mask9 = dl.exact_count_mask(q9["d"], q9["d"], q9["p"], seed=q9["seed"] + 1)
 prob9 = dl.Completion(M9, mask9, "mean")
-eta9 = LC.talk_step(q9["eta_talk"], q9["d_talk"], prob9, q9["L"], "sum") * q9["d"] * q9["d"]  # on the mean loss (η_sum·d·d, as committed)
+eta9 = LC.talk_step(q9["eta_talk"], q9["d_talk"], prob9, q9["L"])  # on the mean loss
 
 
 def t9_run():

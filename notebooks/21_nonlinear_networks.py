@@ -211,15 +211,10 @@ if runs:
 t_fig1 = time.perf_counter()
 FIG1 = P["fig1"]
 ARCHS = {"dln": "DLN (MNIST)", "mlp": "MLP (MNIST)", "vgg": "VGG-style CNN (CIFAR-10)", "vit": "ViT (CIFAR-10)"}
-dyn = {}
-for arch in ARCHS:
-    need = FIG1[arch]["data"]
-    if HAVE[need]:
-        dyn[arch] = nb.cached(f"nl-fig1-{arch}", dict(FIG1[arch], track=FIG1["track"], device=DEV),
-                             lambda arch=arch: NR.update_dynamics(arch, FIG1))
-    else:
-        for fid in ("kwon-fig01", "kwon-fig20"):
-            nb.skip(f"{fid}-{arch}", fid, f"{ARCHS[arch]} penultimate-layer dynamics", f"{need} not found")
+dyn, missing = NR.dynamics_runs(ARCHS, FIG1, HAVE, nb.cached, DEV)
+for arch, need in missing.items():
+    for fid in ("kwon-fig01", "kwon-fig20"):
+        nb.skip(f"{fid}-{arch}", fid, f"{ARCHS[arch]} penultimate-layer dynamics", f"{need} not found")
 for arch, d in dyn.items():
     f = d["fit"]
     sv = f.update_sv[-1]

@@ -181,14 +181,9 @@ for name, fid, title in (("mlp", "talk-t01", "10-layer ReLU MLP"),
 # %%
 t_t2 = time.perf_counter()
 T2 = {"dln": "linear model (DLN, MNIST)", "mlp": "MLP (MNIST)", "vit": "toy ViT (CIFAR-10)"}
-dyn = {}
-for arch in T2:
-    need = FIG1[arch]["data"]
-    if HAVE[need]:
-        dyn[arch] = nb.cached(f"nl-fig1-{arch}", dict(FIG1[arch], track=FIG1["track"], device=DEV),
-                             lambda arch=arch: NR.update_dynamics(arch, FIG1))
-    else:
-        nb.skip(f"talk-t02-{arch}", "talk-t02", f"{T2[arch]} singular-value dynamics", f"{need} not found")
+dyn, missing = NR.dynamics_runs(T2, FIG1, HAVE, nb.cached, DEV)
+for arch, need in missing.items():
+    nb.skip(f"talk-t02-{arch}", "talk-t02", f"{T2[arch]} singular-value dynamics", f"{need} not found")
 nb.skip("talk-t02-vitb", "talk-t02", "ViT-B singular-value dynamics", "GPU-scale model, not run on this CPU")
 K = 10
 for arch, d in dyn.items():

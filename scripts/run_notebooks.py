@@ -1,37 +1,83 @@
-"""Execute the workbook's notebooks with papermill at one scale.
+"""Execute the workbook's notebooks with papermill at one scale, as tasks on a Dask cluster.
 
-    python scripts/run_notebooks.py --scale ci|paper [--jobs N] [NOTEBOOK ...]
+    python scripts/run_notebooks.py --scale ci|paper [--jobs N] [--out-dir DIR] [NOTEBOOK ...]
 
-Executed copies go to ``build/notebooks/<scale>/``; the committed notebooks are not modified. Every notebook
-trains on one thread, so ``--jobs`` notebooks run side by side (default: one per CPU core, at most 4), the
-longest first according to the runtimes of the previous run (``build/notebooks/<scale>/runtimes.json``).
-Prints the runtime of each notebook and the wall time, and exits non-zero if any failed (all are run first).
+Each notebook is one task of a ``dask.distributed`` cluster:
+
+* nothing configured: an embedded ``LocalCluster`` of ``--jobs`` worker processes with one thread each (default:
+  one per CPU core, at most 4; every notebook trains on one thread), no memory limit (the nanny never restarts
+  a worker for its memory), closed when the run ends;
+* ``DASK_SCHEDULER_ADDRESS`` (Dask's own setting, or ``scheduler-address`` in Dask's configuration) names a
+  scheduler: the notebooks run on that cluster's workers and ``--jobs`` is ignored. Its workers need this
+  repository, its environment and the output folder at the same paths (a shared disk).
+
+Every kernel gets this process's ``DLN_*`` variables and thread settings (:func:`task_env`; not the ones a Dask
+nanny gives its workers), so a notebook computes exactly as under the former process pool.
+
+The dashboard's address is printed (with bokeh installed). Executed copies go to ``build/notebooks/<scale>/``
+(``--out-dir``); the committed notebooks are not modified. Notebooks are submitted longest first according to
+the runtimes of the previous run (``runtimes.json`` in the output folder). Prints the runtime of each notebook
+and the wall time, and exits non-zero if any failed (all are run first).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import logging
 import os
+import socket
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+# Passed to every task with this process's value (or unset): with every DLN_* variable, the ones a Dask nanny sets in
+# its workers (thread counts, malloc trimming), so that kernels see the environment `make` gives them.
+FORWARDED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_", "MPLBACKEND")
 
 
-def run_one(nb: str, scale: str, out_dir: str) -> tuple[str, float, str]:
-    """Run one notebook in this (worker) process; returns (name, seconds, error text or "")."""
-    import papermill as pm
+def _set_environ(env: dict[str, str | None]) -> None:
+    for k, v in env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
+
+@contextmanager
+def _environ(env: dict[str, str | None]) -> Iterator[None]:
+    """Set ``env`` in ``os.environ`` for the block (``None``: unset) and restore the previous values after it."""
+    old = {k: os.environ.get(k) for k in env}
+    _set_environ(env)
+    try:
+        yield
+    finally:
+        _set_environ(old)
+
+
+def run_one(nb: str, scale: str, out_dir: str, env: dict[str, str | None]) -> tuple[str, float, str]:
+    """Run one notebook (a Dask task; its worker has one thread, so setting the environment is safe).
+
+    The kernel inherits ``env`` and ``DLN_NOTEBOOK`` (recorded with each saved figure). Returns
+    ``(name, seconds, error text or "")``; papermill writes the executed copy, also of a failed notebook.
+    """
     name = Path(nb).name
-    os.environ["DLN_NOTEBOOK"] = name  # recorded by dlnlib.figures.save_figure
-    t0 = time.perf_counter()
+    try:
+        import papermill as pm
+    except ImportError as e:
+        return name, 0.0, f"papermill cannot be imported on this worker: {e}"
+    t0 = time.perf_counter()  # after the import, which a worker does once
     print(f"[{scale}] {name} ...", flush=True)
     try:
-        pm.execute_notebook(nb, str(Path(out_dir) / name), parameters={"scale": scale}, cwd=str(Path(nb).parent),
-                            kernel_name="python3", language="python", progress_bar=False)
+        with _environ({**env, "DLN_NOTEBOOK": name}):
+            pm.execute_notebook(nb, str(Path(out_dir) / name), parameters={"scale": scale},
+                                cwd=str(Path(nb).parent), kernel_name="python3", language="python",
+                                progress_bar=False)
         err = ""
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
         err = str(e)[-3000:] or repr(e)
@@ -39,7 +85,7 @@ def run_one(nb: str, scale: str, out_dir: str) -> tuple[str, float, str]:
 
 
 def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
-    """Order for the pool: longest previous runtime first, unknown ones before all, ties in the given order.
+    """Submission order: longest previous runtime first, unknown ones before all, ties in the given order.
 
     >>> [p.name for p in longest_first([Path("a"), Path("b"), Path("c")], {"a": 5.0, "c": 60.0})]
     ['b', 'c', 'a']
@@ -47,26 +93,103 @@ def longest_first(notebooks: list[Path], previous: dict[str, float]) -> list[Pat
     return sorted(notebooks, key=lambda p: -previous.get(p.name, float("inf")))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
+def scheduler_address() -> str | None:
+    """The configured scheduler: ``DASK_SCHEDULER_ADDRESS``, else Dask's ``scheduler-address`` setting, else None."""
+    import dask
+
+    return os.environ.get("DASK_SCHEDULER_ADDRESS") or dask.config.get("scheduler-address", None) or None
+
+
+def task_env() -> dict[str, str | None]:
+    """The variables every task runs with: ``DLN_*`` and :data:`FORWARDED_ENV` as in this process (``None``: unset).
+
+    A worker's environment is the nanny's (with ``OMP_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``, ...); the
+    kernels get this process's instead, as a plain subprocess would: same thread counts, same BLAS results.
+    """
+    keys = set(FORWARDED_ENV)
+    try:
+        import dask
+
+        keys |= set(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+        keys |= set(dask.config.get("distributed.nanny.environ", {}) or {})
+    except ImportError:
+        pass
+    env = {k: os.environ.get(k) for k in sorted(keys)}
+    return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DLN_")}}
+
+
+def _dashboard_address(port: int = 8787) -> str:
+    """``127.0.0.1:8787`` when that port is free, else a free port (no "port in use" warning)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return "127.0.0.1:0"
+    return f"127.0.0.1:{port}"
+
+
+@contextmanager
+def dask_client(jobs: int, address: str | None = None) -> Iterator:
+    """A client on the cluster at ``address``, or on an embedded ``LocalCluster`` of ``jobs`` single-threaded
+    worker processes; the embedded cluster is closed on exit, an existing one is left running."""
+    from distributed import Client, LocalCluster
+
+    if __name__ != "__main__" and __name__ in sys.modules:  # imported: workers cannot import this script,
+        import cloudpickle  # so send run_one by value
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    if address:
+        with Client(address, set_as_default=False) as client:
+            yield client
+        return
+    cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, memory_limit=0,
+                           host="127.0.0.1", dashboard_address=_dashboard_address(), silence_logs=logging.ERROR)
+    try:
+        with Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        cluster.close(timeout=30)
+
+
+def _describe(client, address: str | None) -> str:
+    """Where the notebooks run and the dashboard's address (bokeh serves it; without bokeh there is none)."""
+    if address:
+        return f"the cluster at {address} ({len(client.nthreads())} worker(s)); dashboard: {client.dashboard_link}"
+    dashboard = client.dashboard_link if importlib.util.find_spec("bokeh") else "none (install bokeh>=3.1)"
+    return f"a local cluster {client.scheduler.address}; dashboard: {dashboard}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", choices=["ci", "paper"], required=True)
     ap.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1),
-                    help="notebooks run side by side (each trains on one thread)")
+                    help="worker processes of the local cluster (notebooks side by side; each trains on one "
+                         "thread); ignored when DASK_SCHEDULER_ADDRESS names a cluster")
     ap.add_argument("--out-dir", type=Path, help="executed copies and runtimes.json (default build/notebooks/<scale>)")
     ap.add_argument("notebooks", nargs="*")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     nbs = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-    out_dir = args.out_dir or ROOT / "build" / "notebooks" / args.scale
+    out_dir = (args.out_dir or ROOT / "build" / "notebooks" / args.scale).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / "runtimes.json"
     previous = json.loads(log.read_text()) if log.exists() else {}
     nbs = longest_first(nbs, previous)
+    address = scheduler_address()
     failed, times = [], {}
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_one, str(nb), args.scale, str(out_dir)) for nb in nbs]
-        for fut in as_completed(futures):
-            name, seconds, err = fut.result()
+    with dask_client(args.jobs, address) as client:
+        print(f"[{args.scale}] {len(nbs)} notebook(s) on {_describe(client, address)}", flush=True)
+        env = task_env()
+        run = uuid.uuid4().hex[:8]  # task keys unique on a shared cluster; priorities keep the order
+        futures = {client.submit(run_one, str(nb), args.scale, str(out_dir), env, key=f"notebook-{nb.stem}-{run}",
+                                 pure=False, priority=len(nbs) - i): nb for i, nb in enumerate(nbs)}
+        from distributed import as_completed
+
+        for fut in as_completed(futures, loop=client.loop):
+            try:
+                name, seconds, err = fut.result()
+            except Exception as e:  # the task itself failed: a worker lost too often, papermill missing there, ...
+                name, seconds, err = futures[fut].name, round(time.perf_counter() - t0, 1), f"{type(e).__name__}: {e}"
             times[name] = seconds
             if err:
                 failed.append(name)
@@ -77,8 +200,9 @@ def main() -> int:
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(sorted(failed))}", file=sys.stderr)
         return 1
+    workers = "the cluster's workers" if address else f"{args.jobs} worker(s)"
     print(f"all {len(nbs)} notebooks ran at scale={args.scale}: {sum(times.values()):.0f} s of notebook time, "
-          f"{wall:.0f} s wall with {args.jobs} job(s)")
+          f"{wall:.0f} s wall with {workers}")
     return 0
 
 

@@ -9,7 +9,8 @@ import torch
 from dlnlib.baselines import altmin, burer_monteiro
 from dlnlib.networks import cdln
 from dlnlib.problems import Completion, Factorisation, exact_count_mask, low_rank_target, spectral_factors
-from dlnlib.train import GD, train
+from dlnlib.optim import GD
+from dlnlib.train import train
 
 
 def _instance(d=20, r=2, p=0.7, seed=0):

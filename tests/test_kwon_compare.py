@@ -15,7 +15,8 @@ from dlnlib.networks import cdln, wide_dln
 from dlnlib.problems import BlockedSensing, Completion, Factorisation, Sensing, kwon_target, make_problem
 from dlnlib.studies import kwon_compare as C
 from dlnlib.theory import recursion_recovery_error
-from dlnlib.train import GD, train
+from dlnlib.optim import GD
+from dlnlib.train import train
 
 
 def _mf(d=12, r=2):

@@ -14,7 +14,8 @@ from dlnlib.studies.kwon_cor1 import separated_targets
 from dlnlib.studies.kwon_thm2 import comp_errors, convergence_order, flow_gap, ordering_violations, orig_and_comp, velocity_residual
 from dlnlib.studies.perturbed import perturbed_recursion
 from dlnlib.theory import kwon_alpha, learning_time, recursion_recovery_error, sv_flow_rhs
-from dlnlib.train import GD, train
+from dlnlib.optim import GD
+from dlnlib.train import train
 
 def _predicted_errors(sigma_star, iterations, recursion=None):
     """C-DLN's MF recovery error ``(K, B)`` predicted for ``r̂ = 4, L = 3, ε = 0.1, η = 0.03``: by

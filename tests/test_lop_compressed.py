@@ -14,7 +14,7 @@ from dlnlib.metrics import first_crossing, polyline_distance, spearman
 from dlnlib.networks import lop_basis, lop_compressed, wide_dln
 from dlnlib.studies import lop_compressed as C
 from dlnlib.theory import lop_rho
-from dlnlib.train import prefix_products
+from dlnlib.optim import prefix_products
 
 F64 = torch.float64
 

@@ -126,38 +126,3 @@ def test_notebook_has_one_golden_cell(nb_path):
     assert len(golden) == 1, f"{nb_path.name}: needs exactly one golden cell ({GOLDEN}), found {len(golden)}"
     assert golden[0].get("outputs"), (
         f"{nb_path.name}: the golden cell has no stored output; copy it from a ci run (scripts/strip_notebooks.py --golden)")
-
-
-def _tiny_notebook(path, code):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('scale = "ci"', metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(code)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-
-
-def test_run_notebooks_runs_side_by_side_and_reports_failures(tmp_path):
-    """Two notebooks in two jobs: the failing one makes the script exit 1, both runtimes are logged."""
-    pytest.importorskip("papermill")
-    ok, bad = tmp_path / "ok.ipynb", tmp_path / "bad.ipynb"
-    _tiny_notebook(ok, "assert scale == 'ci'")
-    _tiny_notebook(bad, "raise ValueError('this notebook fails')")
-    out = tmp_path / "out"
-    res = subprocess.run([sys.executable, str(REPO / "scripts" / "run_notebooks.py"), "--scale", "ci", "--jobs", "2",
-                          "--out-dir", str(out), str(ok), str(bad)], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 1, res.stdout + res.stderr
-    assert "this notebook fails" in res.stderr and "1 notebook(s) failed: bad.ipynb" in res.stderr
-    assert "ok.ipynb: ok" in res.stdout and "bad.ipynb: FAILED" in res.stdout
-    assert set(json.loads((out / "runtimes.json").read_text())) == {"ok.ipynb", "bad.ipynb"}
-    assert (out / "ok.ipynb").exists()
-
-
-def test_run_notebooks_doctests():
-    import doctest
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("run_notebooks", REPO / "scripts" / "run_notebooks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert doctest.testmod(mod).failed == 0

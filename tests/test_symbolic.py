@@ -11,7 +11,7 @@ import torch
 from dlnlib.studies.perturbed import perturbed_recursion, perturbed_rho
 from dlnlib.studies.symbolic import iterate_rho_sym, iterate_thm1_sym, max_rel_diff, sym_alpha_step, sym_diagonal_invariance, sym_equal, sym_flow_rhs, sym_matrix_gradients, sym_rho_step, sym_thm1_step
 from dlnlib.theory import kwon_alpha, kwon_thm1, lop_rho, stability_bound_alpha, sv_flow_rhs
-from dlnlib.train import layer_grads
+from dlnlib.optim import layer_grads
 
 @pytest.mark.parametrize("L", [None, 2, 3, 4, 5])
 def test_thm1_step_and_flow(L):

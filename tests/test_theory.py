@@ -14,7 +14,8 @@ import torch
 from dlnlib.networks import cdln, lop_basis, wide_dln
 from dlnlib.problems import Factorisation, Regression, low_rank_target, spectral_factors, whiten
 from dlnlib.theory import kwon_alpha, kwon_thm1, lop_rho, stability_bound, sv_flow_rhs, sv_gradient_flow
-from dlnlib.train import GD, train
+from dlnlib.optim import GD
+from dlnlib.train import train
 
 F64 = torch.float64
 

@@ -36,6 +36,25 @@ def update_dynamics(arch: str, preset: dict, seed: int = 0, device="auto") -> di
     return {"fit": res, "shape": shape, "params": count_params(model), "n_classes": data.n_classes}
 
 
+
+def dynamics_runs(archs, preset: dict, available: dict, cached, device_tag: str) -> tuple[dict, dict]:
+    """:func:`update_dynamics` for each architecture in ``archs`` whose data set is ``available``, through the
+    caller's result cache ``cached(name, params, compute)`` (the notebook session's), keyed ``nl-fig1-<arch>``.
+
+    Returns ``({arch: result}, {arch: missing data set name})`` so the caller can record a skipped row for each
+    missing one.
+    """
+    runs, missing = {}, {}
+    for arch in archs:
+        need = preset[arch]["data"]
+        if not available[need]:
+            missing[arch] = need
+            continue
+        runs[arch] = cached(f"nl-fig1-{arch}", dict(preset[arch], track=preset["track"], device=device_tag),
+                            lambda arch=arch: update_dynamics(arch, preset))
+    return runs, missing
+
+
 def penultimate_run(arch: str, kind: str, preset: dict, seed: int, device="auto") -> dict:
     """One Table 1 run: returns ``{"fit": FitResult, "params", "macs", "memory"}`` (memory for one training batch)."""
     spec = preset[arch]

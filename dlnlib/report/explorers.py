@@ -20,7 +20,7 @@ import numpy as np
 from ..problems import Completion, Factorisation, bernoulli_mask, low_rank_target, sensing
 from ..studies import kwon_compare, lop, wang
 from ..theory import kwon_thm1, lop_rho
-from ..train import DivergenceError
+from ..optim import DivergenceError
 from .cache import cached
 from .style import COLORS, STYLE
 

@@ -27,7 +27,9 @@ from .._util import Tensor
 from ..networks import DLN, cdln, wide_dln
 from ..problems import Completion, Problem
 from ..report.style import COLORS
-from ..train import GD, History, train
+from ..optim import GD
+from ..recorders import History
+from ..train import train
 
 METHODS = {"orig": "Original DLN", "comp": "C-DLN"}
 """The two networks of [K]'s comparisons and their labels in the figures."""

@@ -19,7 +19,8 @@ from .._util import Tensor, resolve
 from ..networks import cdln, wide_dln
 from ..problems import kwon_target, random_orthonormal, spectral_factors
 from ..theory import kwon_alpha
-from .kwon_thm1 import Recursion, spectral_diagonal
+from ..recorders import spectral_diagonal
+from .kwon_thm1 import Recursion
 
 # ----------------------------------------------------------------------------------------------
 # Lemma 1

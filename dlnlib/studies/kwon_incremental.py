@@ -30,7 +30,7 @@ from .._util import Tensor
 from ..metrics import first_crossing
 from ..networks import DLN
 from ..problems import Problem
-from ..train import Recorder
+from ..recorders import Recorder
 from .kwon_compare import run
 
 

@@ -18,10 +18,12 @@ import torch
 
 from .._util import Tensor
 from ..metrics import relative_error
-from ..networks import DLN, cdln
+from ..networks import cdln
 from ..problems import Factorisation, Problem, spectral_factors
+from ..recorders import spectral_diagonal
 from ..theory import kwon_alpha, mf_equivalent_scale
-from ..train import GD, train
+from ..optim import GD
+from ..train import train
 
 Recursion = Callable[..., np.ndarray]
 """``recursion(sigma_star, r_hat, depth, eps, eta, alpha, T, loss_scale) -> (T+1, r̂)``, like :func:`theory.kwon_alpha`."""
@@ -53,24 +55,6 @@ def _sigma_rows(M: Tensor, r: int, B: int) -> np.ndarray:
     """Top-``r`` singular values of ``M`` (``(d, d)`` or ``(B, d, d)``) as a ``(B, r)`` array."""
     s = torch.linalg.svdvals(M)[..., :r].cpu().numpy()
     return np.broadcast_to(s.reshape(-1, r), (B, r)).copy()
-
-
-def spectral_diagonal(net: DLN, U: Tensor, V: Tensor) -> Tensor:
-    """``Uᵀ W̃_{L:1} V`` formed factor by factor: ``(Uᵀ W̃_L) W̃_{L−1} ⋯ W̃_2 (W̃_1 V)``, shape ``(..., r̂, r̂)`` for
-    ``U (..., d_out, r̂)``, ``V (..., d_in, r̂)``.
-
-    Projecting each outer factor first keeps the tiny singular values (``β^L``) accurate to relative
-    precision: rounding errors scale with each row's own size, not with ``σ_1``. (Engine candidate: the lead
-    moves it to ``dlnlib.recorders``.)
-
-    >>> I = torch.eye(2, dtype=torch.float64)
-    >>> spectral_diagonal(DLN([2 * I, 3 * I]), I, I).diagonal().tolist()
-    [6.0, 6.0]
-    """
-    A = U.transpose(-1, -2) @ net.weights[-1]
-    for W in net.weights[-2:0:-1]:
-        A = A @ W
-    return A @ (net.weights[0] @ V)
 
 
 def _offdiag_max(A: Tensor) -> Tensor:

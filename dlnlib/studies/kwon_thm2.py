@@ -21,7 +21,8 @@ from ..batching import repeat_problem
 from ..networks import cdln, wide_dln
 from ..problems import Problem
 from ..theory import sv_flow_rhs, sv_gradient_flow
-from ..train import GD, train
+from ..optim import GD
+from ..train import train
 from .kwon_assumption1 import spectral_recorder
 
 # ----------------------------------------------------------------------------------------------

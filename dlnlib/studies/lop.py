@@ -36,7 +36,8 @@ from ..metrics import max_principal_angle, vector_angles
 from ..networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
 from ..problems import Factorisation, Problem, Regression, low_rank_target, whiten
 from ..report.style import OKABE_ITO
-from ..train import GD, train
+from ..optim import GD
+from ..train import train
 
 U_ROUND = float(np.finfo(np.float64).eps) / 2  # unit roundoff of float64
 

@@ -29,7 +29,9 @@ from .._util import Tensor
 from ..batching import stack_nets
 from ..networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
 from ..problems import Problem, rescale_step
-from ..train import GD, History, prefix_products, train
+from ..optim import GD, prefix_products
+from ..recorders import History
+from ..train import train
 
 
 # ----------------------------------------------------------------------------------------------

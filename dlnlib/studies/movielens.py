@@ -28,7 +28,8 @@ from ..data import movielens_matrix
 from ..metrics import nmse
 from ..networks import cdln, wide_dln
 from ..problems import Completion
-from ..train import GD, train
+from ..optim import GD
+from ..train import train
 from .kwon_compare import Curve
 
 

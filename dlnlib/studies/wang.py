@@ -26,7 +26,7 @@ from .._util import Tensor, make_generator
 from ..metrics import compression, fit_log_linear, layer_features, relative_error, separation
 from ..networks import init_weight
 from ..problems import random_orthonormal
-from ..train import prefix_products
+from ..optim import prefix_products
 
 
 # ----------------------------------------------------------------------------------------------
