@@ -126,3 +126,24 @@ def test_notebook_has_one_golden_cell(nb_path):
     assert len(golden) == 1, f"{nb_path.name}: needs exactly one golden cell ({GOLDEN}), found {len(golden)}"
     assert golden[0].get("outputs"), (
         f"{nb_path.name}: the golden cell has no stored output; copy it from a ci run (scripts/strip_notebooks.py --golden)")
+
+
+def _modules() -> list[str]:
+    """Every module of dlnlib as a path relative to the repository (``dlnlib/...py``), packages' ``__init__`` left out."""
+    return sorted(str(p.relative_to(REPO)) for p in (REPO / "dlnlib").rglob("*.py")
+                  if p.name != "__init__.py" and "__pycache__" not in p.parts)
+
+
+def test_readme_layout_lists_every_module():
+    """The README's layout table names every module (a row may name two: `a.py`, `b.py` in one directory)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    layout = text[text.index("## Layout"):]
+    missing = [m for m in _modules() if f"`{m}`" not in layout and f"`{Path(m).name}`" not in layout]
+    assert not missing, f"README's layout table misses {missing}"
+
+
+def test_package_docstring_lists_every_module():
+    import dlnlib
+
+    missing = [m for m in _modules() if Path(m).stem not in dlnlib.__doc__]
+    assert not missing, f"dlnlib/__init__.py's docstring misses {missing}"
