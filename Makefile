@@ -23,7 +23,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PIP) install --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 	if [ -n "$(TORCH_SPEC)" ] && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
 	  $(PIP) install "$(TORCH_SPEC)" 2>&1 | grep -v "^WARNING: Location" || true; fi
-	$(PIP) install -e ".[notebooks,test]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e ".[notebooks,test,book]" 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import dlnlib, torch, papermill, nbval; print('dlnlib', dlnlib.__version__, 'torch', torch.__version__)"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@

@@ -22,7 +22,7 @@ Studies (:mod:`dlnlib.studies`, one module per claim family): ``kwon_thm1``, ``k
 ``runs``).
 
 Report (:mod:`dlnlib.report`): ``session``, ``style``, ``figures``, ``tables``, ``cache``, ``verification``,
-``explorers``, ``_files``, ``__main__``.
+``lint``, ``explorers``, ``_files``, ``__main__``.
 
 Everything is float64 by default (float32 allowed) and runs on CUDA when available (``DLN_DEVICE`` overrides).
 """

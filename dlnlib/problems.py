@@ -7,13 +7,13 @@ Every problem's loss depends on the network only through the end-to-end matrix
 Loss normalisation is an explicit choice (conventions §1.4). With ``c`` the normalisation constant
 every loss is ``(c/2) * ||residual||^2``:
 
-================  ==========================================  ===========================
+=================  ==========================================  ===============================
 ``normalisation``  meaning                                     ``c``
-================  ==========================================  ===========================
+=================  ==========================================  ===============================
 ``"sum"``          ``½‖·‖²`` (the papers' equations)            1
 ``"mean"``         mean over all entries / measurements         1/(d_out·d_in), 1/m, 1/(d_y·N)
-``"observed"``     completion only: mean over observed entries  1/|Ω|
-================  ==========================================  ===========================
+``"observed"``     completion only: mean over observed entries  ``1/|Ω|``
+=================  ==========================================  ===============================
 
 The official [K] sensing code scales the measurement matrices by 1/m instead
 (:func:`sensing` with ``scale="official"``). A step ``η`` on a normalised loss is a step
@@ -204,7 +204,7 @@ class Completion(Problem):
     """Deep matrix completion: ``ℓ = (c/2)‖Ω ⊙ (W − M*)‖_F²``.
 
     ``target``: ``(..., d_out, d_in)``; ``mask``: 0/1 tensor broadcastable to it. Normalisation
-    ``"observed"`` (mean over |Ω|, the [K] code), ``"mean"`` (over all entries, the [Y] code) or ``"sum"``.
+    ``"observed"`` (mean over ``|Ω|``, the [K] code), ``"mean"`` (over all entries, the [Y] code) or ``"sum"``.
     ``surrogate()`` is ``P_Ω(M*)/|Ω|`` (eq. 8). ``test_error`` is the mean squared residual on
     the unobserved entries (the quantity the official code plots as "recovery error").
     """

@@ -23,7 +23,7 @@ GOLDEN = "# NBVAL_CHECK_OUTPUT"
 def pyproject_requirements() -> list[str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = project.get("optional-dependencies", {})
-    return list(project["dependencies"]) + list(extras.get("notebooks", [])) + list(extras.get("test", []))
+    return list(project["dependencies"]) + [r for k in ("notebooks", "book", "test") for r in extras.get(k, [])]
 
 
 def parse_environment_yml(text: str) -> dict:
@@ -74,7 +74,7 @@ def test_environment_yml_mirrors_pyproject():
     assert pip[-1] == "-e ."
     reqs = pyproject_requirements()
     assert pip[:-1] == reqs, (
-        "environment.yml's pip list must equal pyproject's [project.dependencies] + the notebooks and test "
+        "environment.yml's pip list must equal pyproject's [project.dependencies] + the notebooks, book and test "
         f"extras, in order.\n  missing from environment.yml: {sorted(set(reqs) - set(pip))}\n"
         f"  not in pyproject.toml: {sorted(set(pip[:-1]) - set(reqs))}")
     assert len(set(pip)) == len(pip)
