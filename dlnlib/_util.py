@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from typing import Sequence
 
+import numpy as np
 import torch
 
 Tensor = torch.Tensor
@@ -162,3 +164,120 @@ def bshape(x: Tensor | float, ndim_batch: int) -> Tensor | float:
     if isinstance(x, Tensor) and x.ndim > 0:
         return x.reshape(x.shape + (1, 1))
     return x
+
+
+def check_integer(name: str, x, minimum: int = 0, maximum: int | None = None) -> int:
+    """An integer ``>= minimum`` (and ``<= maximum``) given as a Python int, a NumPy integer or a 0-d integer
+    array/tensor; returns it as an ``int``. Bools, floats (``3.0`` too), strings and arrays are rejected by name.
+    (:func:`check_int` is the stricter form for the training loop's own arguments.)
+
+    >>> check_integer("depth", np.int64(3), 1)
+    3
+    >>> check_integer("T", 2.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: T must be an integer, got float 2.0.
+    >>> check_integer("depth", 0, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: depth must be an integer >= 1, got 0.
+    """
+    ok = isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+    if not ok and isinstance(x, (Tensor, np.ndarray)) and x.ndim == 0:
+        ok = (not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool) if isinstance(x, Tensor) \
+            else x.dtype.kind in "iu"
+    if not ok:
+        raise TypeError(f"{name} must be an integer, got {type(x).__name__} {x!r}.")
+    v = int(x)
+    if v < minimum or (maximum is not None and v > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {allowed}, got {v}.")
+    return v
+
+
+def check_scalar(name: str, x, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """:func:`check_real` for a value that may come from NumPy or torch: a 0-d array or tensor passes, an array with
+    more than one entry is rejected by name (instead of NumPy's or torch's own conversion error).
+
+    >>> check_scalar("eta", np.float64(0.1), low=0.0, low_open=True)
+    0.1
+    >>> check_scalar("eta", np.array([0.1, 0.2]), low=0.0, low_open=True)
+    Traceback (most recent call last):
+    ...
+    TypeError: eta must be a single real number, got an array of shape (2,).
+    """
+    if isinstance(x, (Tensor, np.ndarray)) and x.ndim > 0:
+        raise TypeError(f"{name} must be a single real number, got an array of shape {tuple(x.shape)}.")
+    if isinstance(x, (Tensor, np.ndarray)) and (x.dtype == torch.bool if isinstance(x, Tensor) else x.dtype.kind == "b"):
+        raise TypeError(f"{name} must be a real number, got a boolean {type(x).__name__}.")
+    return check_real(name, x, low=low, high=high, low_open=low_open, high_open=high_open)
+
+
+def _holds_bool(x) -> bool:
+    """A (nested) list or tuple with a bool in it (NumPy would read ``True`` as 1.0)."""
+    return isinstance(x, (list, tuple)) and any(isinstance(e, (bool, np.bool_)) or _holds_bool(e) for e in x)
+
+
+def as_real_array(name: str, x, *, ndim: tuple[int, ...] = (1,), min_size: int = 1, finite: bool = True,
+                  low: float | None = None) -> np.ndarray:
+    """A float64 NumPy copy of ``x`` (a sequence, array or CPU tensor) checked by name: its number of dimensions
+    is one of ``ndim`` (a scalar counts as 0), it has at least ``min_size`` entries, every entry is finite (with
+    ``finite``) and ``>= low`` (when given). Used by the NumPy closed forms and metrics.
+
+    >>> as_real_array("sigma_star", [2.0, 1.0]).tolist()
+    [2.0, 1.0]
+    >>> as_real_array("sigma_star", [1.0, -1.0], low=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: sigma_star must have entries >= 0, got -1.0 among them.
+    """
+    if isinstance(x, (str, bytes)) or isinstance(x, (bool, np.bool_)) or _holds_bool(x):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__} {x!r}.")
+    if isinstance(x, Tensor):
+        x = x.detach().cpu()
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name} must be an array of real numbers, got {type(x).__name__}.") from e
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {a.dtype} ({type(x).__name__}).")
+    a = a.astype(np.float64)
+    if a.ndim not in ndim:
+        raise ValueError(f"{name} must have {' or '.join(str(n) for n in ndim)} dimension(s), got shape {a.shape}.")
+    if a.size < min_size:
+        raise ValueError(f"{name} must have at least {min_size} entr{'y' if min_size == 1 else 'ies'}, got shape "
+                         f"{a.shape}.")
+    if finite and not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite, got {a[~np.isfinite(a)][:4].tolist()} among its entries.")
+    if low is not None and (a < low).any():
+        raise ValueError(f"{name} must have entries >= {low:g}, got {a[a < low][:4].tolist()[0]!r} among them.")
+    return a
+
+
+def check_positive(name: str, x, allow_zero: bool = False) -> float:
+    """A single finite real number ``> 0`` (``>= 0`` with ``allow_zero``) from Python, NumPy or a 0-d tensor;
+    returns it as a float. Bools, strings, complex numbers and arrays of several entries are rejected by name.
+
+    >>> check_positive("eps", np.float32(0.5))
+    0.5
+    >>> check_positive("alpha", -2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be finite and > 0, got -2.0.
+    >>> check_positive("eta", "0.1")
+    Traceback (most recent call last):
+    ...
+    TypeError: eta must be a real number, got str '0.1'.
+    """
+    if isinstance(x, (Tensor, np.ndarray)) and x.ndim > 0:
+        raise TypeError(f"{name} must be a single real number, got an array of shape {tuple(x.shape)}.")
+    bad_type = isinstance(x, (bool, np.bool_, str, bytes, complex)) or not hasattr(x, "__float__") or (
+        isinstance(x, Tensor) and (x.is_complex() or x.dtype == torch.bool)) or (
+        isinstance(x, np.ndarray) and x.dtype.kind not in "iuf")
+    if bad_type:
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}.")
+    v = float(x)
+    if not math.isfinite(v) or (v < 0 if allow_zero else v <= 0):
+        raise ValueError(f"{name} must be finite and {'>= 0' if allow_zero else '> 0'}, got {x!r}.")
+    return v

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._util import Tensor
+from ._util import Tensor, check_integer, check_positive
 from .metrics import relative_error
 from .networks import DLN, cdln
 from .problems import Completion, Problem, spectral_factors
@@ -50,6 +50,7 @@ def altmin(problem: Completion, r_hat: int, iterations: int, ridge: float = 0.0,
     >>> res.iterations[-1], float(res.wall_time[0]), bool(res.recovery_error[-1] < 1e-9), res.values["w00"].shape
     (np.int64(30), 0.0, True, (31,))
     """
+    _altmin_args(problem, r_hat, iterations, ridge, recorders)
     if problem.target.ndim != 2:
         raise ValueError("altmin runs one (unbatched) problem at a time.")
     M, mask = problem.target, problem.mask
@@ -86,7 +87,25 @@ def altmin(problem: Completion, r_hat: int, iterations: int, ridge: float = 0.0,
                         arr.pop("test_error"), np.asarray(wall), U, V, arr, setup_s)
 
 
+def _altmin_args(problem, r_hat, iterations, ridge, recorders) -> None:
+    """``problem`` a :class:`Completion`, ``1 ≤ r̂ ≤ min(d_out, d_in)``, ``iterations ≥ 0``, ``ridge ≥ 0`` finite,
+    ``recorders`` a dict of functions."""
+    if not isinstance(problem, Completion):
+        raise TypeError(f"altmin solves a Completion problem, got {type(problem).__name__}.")
+    check_integer("r_hat", r_hat, 1, min(problem.shape))
+    check_integer("iterations", iterations, 0)
+    check_positive("ridge", ridge, allow_zero=True)
+    if recorders is not None and (not isinstance(recorders, dict) or not all(callable(f) for f in recorders.values())):
+        raise TypeError("recorders must be a dict {name: f(W) -> scalar} of functions.")
+    clash = sorted(set(recorders or {}) & {"train_loss", "recovery_error", "test_error"})
+    if clash:
+        raise ValueError(f"recorders {clash} clash with the built-in records; rename them.")
+
+
 def burer_monteiro(problem: Problem, r_hat: int, eps: float = 1.0, alpha: float = 1.0) -> DLN:
     """Burer–Monteiro: the ``L = 2`` factorisation ``W = W_2 W_1`` from the surrogate's spectral factors
-    (the official code's unscaled ``[V_r̂ᵀ, U_r̂]`` when ``eps = 1``). Train it with :func:`dlnlib.train.train`."""
+    (the official code's unscaled ``[V_r̂ᵀ, U_r̂]`` when ``eps = 1``). Train it with :func:`dlnlib.train.train`.
+    ``eps``, ``alpha`` finite ``> 0`` and ``r_hat`` are checked by :func:`dlnlib.networks.cdln`."""
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a dlnlib Problem, got {type(problem).__name__}.")
     return cdln(problem, r_hat, 2, eps, alpha, name="Burer–Monteiro")

@@ -1,6 +1,8 @@
 """Metrics: recovery errors, principal angles, subspace distance, feature compression and separation.
 
-Matrices are ``(..., m, n)`` tensors; results have the batch shape.
+Matrices are ``(..., m, n)`` tensors; results have the batch shape. Inputs are checked by name (shapes that do not
+match, empty inputs, NaN where it has no meaning, counts and flags of the wrong type) before any arithmetic; the
+checks read shapes only, except where noted, so a recorder that calls a metric every step pays nothing for them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,63 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._util import Tensor
+from ._util import Tensor, as_real_array, as_real_tensor, check_integer, check_scalar
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks (no arithmetic)
+# ----------------------------------------------------------------------------------------------
+
+
+def _matrix(name: str, x) -> Tensor:
+    """``x`` as a real ``(..., m, n)`` tensor with ``m, n ≥ 1`` (float tensors pass unchanged: same object)."""
+    x = as_real_tensor(name, x)
+    if x.shape[-1] == 0 or x.shape[-2] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); pass a matrix with at least one row and column.")
+    return x
+
+
+def _same_shape(na: str, A: Tensor, nb: str, B: Tensor, dims: int = 2) -> None:
+    """The trailing ``dims`` dimensions agree and the leading (batch) ones broadcast."""
+    if tuple(A.shape[-dims:]) != tuple(B.shape[-dims:]):
+        raise ValueError(f"{na} has shape {tuple(A.shape)} but {nb} has {tuple(B.shape)}; their trailing "
+                         f"{'(rows, cols)' if dims == 2 else 'dimension'} must match.")
+    try:
+        torch.broadcast_shapes(A.shape[:-dims], B.shape[:-dims])
+    except RuntimeError:
+        raise ValueError(f"the batch shapes of {na} {tuple(A.shape[:-dims])} and {nb} {tuple(B.shape[:-dims])} do "
+                         "not broadcast.") from None
+
+
+def _flag(name: str, x) -> None:
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(x).__name__} {x!r}.")
+
+
+def _features(Z, labels, K) -> tuple[Tensor, Tensor, int]:
+    """``Z (d, N)``, integer ``labels (N,)`` in ``[0, K)``, every class present (reads the labels: one sync)."""
+    Z = as_real_tensor("Z (features)", Z)
+    if Z.ndim != 2 or Z.shape[0] == 0 or Z.shape[1] == 0:
+        raise ValueError(f"Z (features) must be a non-empty (d, N) matrix, got shape {tuple(Z.shape)}.")
+    if not isinstance(labels, Tensor):
+        labels = torch.as_tensor(np.asarray(labels))
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}.")
+    if labels.ndim != 1 or labels.shape[0] != Z.shape[1]:
+        raise ValueError(f"labels must have shape (N,) = ({Z.shape[1]},) for Z of shape {tuple(Z.shape)}, got "
+                         f"{tuple(labels.shape)}.")
+    lo, hi = int(labels.min()), int(labels.max())
+    K = hi + 1 if K is None else check_integer("K (the number of classes)", K, 2)
+    if lo < 0 or hi >= K:
+        raise ValueError(f"labels must lie in [0, K) = [0, {K}), got values from {lo} to {hi}.")
+    if K < 2:
+        raise ValueError(f"labels name only K = {K} class; D and S compare classes and need K >= 2.")
+    counts = torch.bincount(labels.long().cpu(), minlength=K)
+    if (counts == 0).any():
+        empty = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"every class needs at least one sample; classes {empty[:8]} of K = {K} have none: class "
+                         "means, and so D and S, would be NaN.")
+    return Z, labels, K
 
 
 def relative_error(W: Tensor, M: Tensor) -> Tensor:
@@ -18,16 +76,36 @@ def relative_error(W: Tensor, M: Tensor) -> Tensor:
 
     >>> float(relative_error(torch.ones(2, 2), 2 * torch.ones(2, 2)))
     0.5
+
+    ``W`` and ``M`` have the same ``(m, n)`` and broadcasting batch shapes (checked); NaN in ``W`` (a diverged run)
+    gives NaN, ``M = 0`` gives inf/NaN (not checked: that would read the data on every call).
     """
+    W, M = _matrix("W", W), _matrix("M", M)
+    _same_shape("W", W, "M", M)
     return torch.linalg.matrix_norm(W - M) / torch.linalg.matrix_norm(M)
 
 
 def nmse(W: Tensor, M: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Mean squared error over all entries, or over the entries where ``mask`` is 1 (the official figures' "recovery error")."""
+    """Mean squared error over all entries, or over the entries where ``mask`` is 1 (the official figures' "recovery error").
+
+    Shapes are checked by name; a mask that selects no entry of some batch member is an error (this reads the mask's
+    count, one sync).
+
+    >>> float(nmse(torch.zeros(2, 2), torch.ones(2, 2), torch.tensor([[1.0, 0.0], [0.0, 0.0]])))
+    1.0
+    """
+    W, M = _matrix("W", W), _matrix("M", M)
+    _same_shape("W", W, "M", M)
     R = (W - M).square()
     if mask is None:
         return R.mean((-2, -1))
-    return (R * mask).sum((-2, -1)) / mask.sum((-2, -1))
+    m = _matrix("mask", mask)
+    _same_shape("mask", m, "W", W)
+    mask = mask if isinstance(mask, Tensor) else m  # a bool/int tensor mask keeps its dtype (as before)
+    n = mask.sum((-2, -1))
+    if (n == 0).any():
+        raise ValueError("mask selects no entry (all zeros) for some batch member: the mean over it is undefined.")
+    return (R * mask).sum((-2, -1)) / n
 
 
 def principal_angles(A: Tensor, B: Tensor) -> Tensor:
@@ -37,24 +115,42 @@ def principal_angles(A: Tensor, B: Tensor) -> Tensor:
     >>> principal_angles(I[:, :1], I[:, 1:2]).tolist()
     [1.5707963267948966]
     """
+    A, B = _matrix("A", A), _matrix("B", B)
+    if A.shape[-2] != B.shape[-2]:
+        raise ValueError(f"A has {A.shape[-2]} rows but B has {B.shape[-2]}: their columns must live in one space.")
+    _same_shape("A", A[..., :1], "B", B[..., :1])
     s = torch.linalg.svdvals(A.transpose(-1, -2) @ B).clamp(-1.0, 1.0)
     return torch.arccos(s)
 
 
 def subspace_distance(U_t: Tensor, U_next: Tensor) -> Tensor:
-    """Eq. (20) of [K]: ``r − ‖U_tᵀ U_{t+1}‖_F²`` for orthonormal ``(..., n, r)``; equals ``Σ sin²θ_i ∈ [0, r]``."""
+    """Eq. (20) of [K]: ``r − ‖U_tᵀ U_{t+1}‖_F²`` for orthonormal ``(..., n, r)``; equals ``Σ sin²θ_i ∈ [0, r]``.
+
+    >>> I = torch.eye(3, dtype=torch.float64)
+    >>> float(subspace_distance(I[:, :2], I[:, 1:]))
+    1.0
+    """
+    U_t, U_next = _matrix("U_t", U_t), _matrix("U_next", U_next)
+    _same_shape("U_t", U_t, "U_next", U_next)
     r = U_t.shape[-1]
     return r - (U_t.transpose(-1, -2) @ U_next).square().sum((-2, -1))
 
 
 def top_singular_subspace(W: Tensor, r: int, side: str = "left") -> Tensor:
-    """Top-``r`` left (``(..., m, r)``) or right (``(..., n, r)``) singular vectors of ``W``."""
+    """Top-``r`` left (``(..., m, r)``) or right (``(..., n, r)``) singular vectors of ``W``; ``1 ≤ r ≤ min(m, n)``."""
+    W = _matrix("W", W)
+    check_integer("r", r, 1, min(W.shape[-2:]))
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}.")
     U, _, Vh = torch.linalg.svd(W, full_matrices=False)
     return U[..., :r] if side == "left" else Vh[..., :r, :].transpose(-1, -2)
 
 
 def alignment(W: Tensor, M: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """``|⟨u_i(W), u_i(M)⟩|`` and ``|⟨v_i(W), v_i(M)⟩|`` for ``i < k``: two ``(..., k)`` tensors."""
+    """``|⟨u_i(W), u_i(M)⟩|`` and ``|⟨v_i(W), v_i(M)⟩|`` for ``i < k``: two ``(..., k)`` tensors (``1 ≤ k ≤ min(m, n)``)."""
+    W, M = _matrix("W", W), _matrix("M", M)
+    _same_shape("W", W, "M", M)
+    check_integer("k", k, 1, min(W.shape[-2:]))
     U, _, Vh = torch.linalg.svd(W, full_matrices=False)
     Us, _, Vhs = torch.linalg.svd(M, full_matrices=False)
     cu = (U[..., :k] * Us[..., :k]).sum(-2).abs()
@@ -76,7 +172,11 @@ def compression(Z: Tensor, labels: Tensor, K: int | None = None) -> Tensor:
     >>> Z = torch.tensor([[1.0, 1.2, -1.0, -1.2]], dtype=torch.float64)
     >>> round(float(compression(Z, torch.tensor([0, 0, 1, 1]))), 6)
     0.008264
+
+    Checked: ``Z`` a non-empty ``(d, N)`` matrix, ``labels`` ``N`` integers in ``[0, K)``, ``K ≥ 2`` with every class
+    present (an empty class has no mean).
     """
+    Z, labels, _ = _features(Z, labels, K)
     K = int(labels.max()) + 1 if K is None else K
     means = _class_means(Z, labels, K)
     within = (Z - means[:, labels.long()]).square().sum() / Z.shape[1]
@@ -89,8 +189,13 @@ def separation(Z: Tensor, labels: Tensor, K: int | None = None, centred: bool = 
     """Feature separation ``S = 1 − max_{k≠k'} cos(μ_k, μ_k')`` (conventions §7).
 
     ``centred=False`` (default, the [W] code): un-centred class means, no absolute value.
-    ``centred=True`` (the talk's formula): globally centred means and ``|cos|``.
+    ``centred=True`` (the talk's formula): globally centred means and ``|cos|``. Checked as :func:`compression`.
+
+    >>> round(float(separation(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1]))), 6)
+    1.0
     """
+    Z, labels, _ = _features(Z, labels, K)
+    _flag("centred", centred)
     K = int(labels.max()) + 1 if K is None else K
     mu = _class_means(Z, labels, K)
     if centred:
@@ -106,6 +211,17 @@ def separation(Z: Tensor, labels: Tensor, K: int | None = None, centred: bool = 
 def layer_features(weights: Sequence[Tensor], X: Tensor, activation=None) -> list[Tensor]:
     """Features ``[X, f_1(X), …, f_L(X)]`` with ``f_l = σ(W_l f_{l−1})``; ``activation`` (e.g. ``torch.relu``)
     is applied after every layer except the last. ``X``: ``(d_0, N)``."""
+    if not isinstance(weights, (list, tuple)) or not weights:
+        raise ValueError("weights must be a non-empty list of factors W_1, …, W_L.")
+    X = _matrix("X", X)
+    for i, W in enumerate(weights):
+        cols = _matrix(f"weights[{i}]", W).shape[-1]
+        rows = X.shape[-2] if i == 0 else weights[i - 1].shape[-2]
+        if cols != rows:
+            raise ValueError(f"weights[{i}] has {cols} columns but its input has {rows} rows "
+                             f"({'X' if i == 0 else f'weights[{i - 1}]'}): the factors must chain.")
+    if activation is not None and not callable(activation):
+        raise TypeError(f"activation must be a function (e.g. torch.relu) or None, got {type(activation).__name__}.")
     Z = [X]
     for i, W in enumerate(weights):
         z = W @ Z[-1]
@@ -116,8 +232,18 @@ def layer_features(weights: Sequence[Tensor], X: Tensor, activation=None) -> lis
 
 
 def fit_log_linear(values: Sequence[float]) -> tuple[float, float, float]:
-    """Least-squares fit ``log D_l ≈ a + b·l``: returns ``(b, a, R²)``; ``exp(b)`` is the per-layer ratio."""
+    """Least-squares fit ``log D_l ≈ a + b·l``: returns ``(b, a, R²)``; ``exp(b)`` is the per-layer ratio.
+
+    ``values``: at least two finite values ``> 0`` (a logarithm is taken).
+
+    >>> [round(v, 6) for v in fit_log_linear([4.0, 2.0, 1.0])]
+    [-0.693147, 1.386294, 1.0]
+    """
     import numpy as np
+
+    v = as_real_array("values", values, min_size=2)
+    if (v <= 0).any():
+        raise ValueError(f"values must be > 0 (their logarithm is fitted), got {v[v <= 0][:4].tolist()} among them.")
 
     y = np.log(np.asarray(values, dtype=np.float64))
     x = np.arange(y.size, dtype=np.float64)
@@ -145,12 +271,24 @@ def first_crossing(values, x, level, *, below: bool = False, interpolate: bool =
     >>> first_crossing(np.array([3.0, np.nan, 0.5]), np.arange(3), 1.0, below=True)
     2.0
     """
+    as_real_array("values", values, ndim=(1, 2), min_size=0, finite=False)
+    as_real_array("x", x, ndim=(1,), min_size=0)
+    if np.isnan(as_real_array("level", level, ndim=(0, 1), min_size=0, finite=False)).any():
+        raise ValueError("level must not be NaN.")
+    _flag("below", below)
+    _flag("interpolate", interpolate)
     v = np.asarray(values, dtype=float)
     t = np.asarray(x, dtype=float)
     if v.ndim not in (1, 2):
         raise ValueError(f"values must be (K,) or (K, n), got shape {v.shape}.")
+    if v.shape[0] == 0:
+        raise ValueError("values has no records (shape (0, ...)); there is nothing to cross.")
     if t.shape != v.shape[:1]:
         raise ValueError(f"x has shape {t.shape} but values have {v.shape[0]} records.")
+    n_cols = v.shape[1] if v.ndim == 2 else 1
+    if np.ndim(level) == 1 and np.shape(level)[0] not in (1, n_cols):
+        raise ValueError(f"level has {np.shape(level)[0]} entries but values have {n_cols} column(s); give one level "
+                         "or one per column.")
     cols = v.reshape(v.shape[0], -1)
     lev = np.broadcast_to(np.asarray(level, dtype=float), cols.shape[1:])
     out = np.full(cols.shape[1], np.inf)
@@ -181,6 +319,9 @@ def vector_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> vector_angles(np.eye(2), -np.eye(2)).tolist()
     [0.0, 0.0]
     """
+    A = as_real_array("a", a, ndim=(1, 2))
+    if A.shape != as_real_array("b", b, ndim=(1, 2)).shape:
+        raise ValueError(f"a has shape {np.shape(a)} but b has {np.shape(b)}; they must match.")
     c = (a * b).sum(0)
     s = np.linalg.norm(a - b * c, axis=0)
     return np.arctan2(s, np.abs(c))
@@ -193,6 +334,9 @@ def max_principal_angle(A: np.ndarray, B: np.ndarray) -> float:
     >>> round(max_principal_angle(np.eye(3)[:, :1], np.array([[1.0], [1.0], [0.0]]) / np.sqrt(2)), 6)
     0.785398
     """
+    a_, b_ = as_real_array("A", A, ndim=(2,), min_size=0), as_real_array("B", B, ndim=(2,), min_size=0)
+    if a_.shape[0] != b_.shape[0] or a_.shape[0] == 0:
+        raise ValueError(f"A has shape {a_.shape} and B {b_.shape}: they need the same number n >= 1 of rows.")
     if A.shape[1] == 0:
         return 0.0
     R = B - A @ (A.T @ B)
@@ -206,8 +350,13 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
     >>> spearman([1, 2, 3], [30, 20, 10])
     -1.0
+
+    ``x``, ``y``: the same number ``n ≥ 2`` of finite values (NaN has no rank).
     """
     import math
+
+    if as_real_array("x", x, min_size=2).shape != as_real_array("y", y, min_size=2).shape:
+        raise ValueError(f"x has {len(x)} values but y has {len(y)}; they must pair up.")
 
     def rank(a):
         a = np.asarray(a, dtype=np.float64)
@@ -230,6 +379,11 @@ def polyline_distance(points: np.ndarray, path: np.ndarray) -> float:
     >>> polyline_distance(np.array([[0.5, 1.0]]), np.array([[0.0, 0.0], [1.0, 0.0]]))
     1.0
     """
+    pa = as_real_array("points", points, ndim=(1, 2, 3, 4))
+    pb = as_real_array("path", path, ndim=(1, 2, 3, 4))
+    if pa.shape[1:] != pb.shape[1:]:
+        raise ValueError(f"points have shape {pa.shape} and path {pb.shape}: each point must have the path's shape "
+                         f"{pb.shape[1:]}.")
     A = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
     B = np.asarray(path, dtype=np.float64).reshape(len(path), -1)
     if len(B) == 1:
@@ -255,4 +409,6 @@ def count_above(values, threshold: float) -> int:
     >>> count_above(np.array([3.0, 1.0, 0.1]), 0.5)
     2
     """
+    as_real_array("values", values, ndim=(0, 1, 2, 3), min_size=0)
+    check_scalar("threshold", threshold)
     return int((np.asarray(values) > threshold).sum())

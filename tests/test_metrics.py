@@ -132,3 +132,98 @@ def test_fit_log_linear_exact_on_geometric_data():
     assert b == pytest.approx(0.0, abs=1e-12) and r2 == 1.0
     _, _, r2 = fit_log_linear([1.0, 0.1, 1.0, 0.1])
     assert r2 < 0.5
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input: shapes that do not match, empty inputs, NaN where it has no meaning, wrong types
+# ----------------------------------------------------------------------------------------------
+
+from dlnlib.metrics import (count_above, first_crossing, max_principal_angle, polyline_distance,  # noqa: E402
+                            spearman, vector_angles)
+
+_I3 = torch.eye(3, dtype=F64)
+_Z = torch.tensor([[1.0, 1.2, -1.0, -1.2]], dtype=F64)
+_LAB = torch.tensor([0, 0, 1, 1])
+
+BAD_METRICS = [
+    (lambda: relative_error(torch.ones(3, 4), torch.ones(4, 3)), ValueError,
+     r"W has shape \(3, 4\) but M has \(4, 3\); their trailing \(rows, cols\) must match"),
+    (lambda: relative_error(torch.ones(2, 3, 3), torch.ones(4, 3, 3)), ValueError,
+     r"the batch shapes of W \(2,\) and M \(4,\) do not broadcast"),
+    (lambda: relative_error(torch.ones(0, 3), torch.ones(0, 3)), ValueError, r"W is empty \(shape \(0, 3\)\)"),
+    (lambda: relative_error(torch.ones(3), torch.ones(3)), ValueError, r"W must be a matrix of shape \(\.\.\., rows, cols\)"),
+    (lambda: relative_error(torch.ones(2, 2, dtype=torch.complex128), torch.ones(2, 2)), TypeError, r"W must be real"),
+    (lambda: relative_error("W", torch.ones(2, 2)), TypeError, r"W must be a tensor or an array of numbers, got str"),
+    (lambda: nmse(torch.ones(2, 2), torch.ones(2, 2), torch.zeros(2, 2)), ValueError, r"mask selects no entry"),
+    (lambda: nmse(torch.ones(2, 2), torch.ones(2, 2), torch.ones(3, 3)), ValueError,
+     r"mask has shape \(3, 3\) but W has \(2, 2\)"),
+    (lambda: principal_angles(_I3[:, :1], torch.eye(4, dtype=F64)[:, :1]), ValueError, r"A has 3 rows but B has 4"),
+    (lambda: subspace_distance(_I3[:, :2], _I3[:, :1]), ValueError, r"U_t has shape \(3, 2\) but U_next has \(3, 1\)"),
+    (lambda: top_singular_subspace(_I3, 0), ValueError, r"r must be an integer in \[1, 3\], got 0"),
+    (lambda: top_singular_subspace(_I3, 4), ValueError, r"r must be an integer in \[1, 3\], got 4"),
+    (lambda: top_singular_subspace(_I3, 1.5), TypeError, r"r must be an integer, got float 1.5"),
+    (lambda: top_singular_subspace(_I3, 1, "up"), ValueError, r"side must be 'left' or 'right', got 'up'"),
+    (lambda: alignment(_I3, _I3[:2], 1), ValueError, r"W has shape \(3, 3\) but M has \(2, 3\)"),
+    (lambda: alignment(_I3, _I3, 0), ValueError, r"k must be an integer in \[1, 3\], got 0"),
+    (lambda: compression(_Z, torch.tensor([0, 0, 1])), ValueError, r"labels must have shape \(N,\) = \(4,\)"),
+    (lambda: compression(_Z, torch.tensor([0.0, 0.0, 1.0, 1.0])), TypeError, r"labels must be integers, got dtype "
+     r"torch.float32"),
+    (lambda: compression(_Z, _LAB, 3), ValueError, r"classes \[2\] of K = 3 have none: class means, and so D and S, "
+     r"would be NaN"),
+    (lambda: compression(_Z, torch.tensor([0, 0, 0, 0])), ValueError, r"labels name only K = 1 class; D and S compare classes and need K >= 2"),
+    (lambda: compression(_Z, torch.tensor([0, 0, 1, 5]), 2), ValueError, r"labels must lie in \[0, K\) = \[0, 2\), "
+     r"got values from 0 to 5"),
+    (lambda: compression(_Z[:, :0], _LAB[:0]), ValueError, r"Z \(features\) must be a non-empty \(d, N\) matrix"),
+    (lambda: separation(_Z, _LAB, 1), ValueError, r"K \(the number of classes\) must be an integer >= 2, got 1"),
+    (lambda: separation(_Z, _LAB, centred="yes"), TypeError, r"centred must be True or False, got str 'yes'"),
+    (lambda: layer_features([torch.ones(2, 3)], torch.ones(4, 5)), ValueError,
+     r"weights\[0\] has 3 columns but its input has 4 rows \(X\)"),
+    (lambda: layer_features([torch.ones(2, 3), torch.ones(2, 3)], torch.ones(3, 5)), ValueError,
+     r"weights\[1\] has 3 columns but its input has 2 rows \(weights\[0\]\)"),
+    (lambda: layer_features([], torch.ones(3, 5)), ValueError, r"weights must be a non-empty list"),
+    (lambda: layer_features([torch.ones(2, 3)], torch.ones(3, 5), "relu"), TypeError,
+     r"activation must be a function \(e.g. torch.relu\) or None, got str"),
+    (lambda: fit_log_linear([1.0]), ValueError, r"values must have at least 2 entries"),
+    (lambda: fit_log_linear([1.0, 0.0, 2.0]), ValueError, r"values must be > 0 \(their logarithm is fitted\), got \[0.0\]"),
+    (lambda: fit_log_linear([1.0, float("nan")]), ValueError, r"values must be finite, got \[nan\]"),
+    (lambda: first_crossing(np.array([1.0, 2.0]), np.array([0.0, np.nan]), 1.5), ValueError, r"x must be finite"),
+    (lambda: first_crossing(np.array([1.0, 2.0]), np.array([0.0, 1.0]), float("nan")), ValueError,
+     r"level must not be NaN"),
+    (lambda: first_crossing(np.zeros(0), np.zeros(0), 1.0), ValueError, r"values has no records"),
+    (lambda: first_crossing(np.ones((2, 3)), np.arange(2), np.ones(2)), ValueError,
+     r"level has 2 entries but values have 3 column\(s\)"),
+    (lambda: first_crossing(np.ones(2), np.arange(2), 1.0, below=1), TypeError, r"below must be True or False, got int 1"),
+    (lambda: first_crossing(np.ones(3), np.arange(2), 1.0), ValueError, r"x has shape \(2,\) but values have 3 records"),
+    (lambda: vector_angles(np.eye(2), np.eye(3)), ValueError, r"a has shape \(2, 2\) but b has \(3, 3\)"),
+    (lambda: max_principal_angle(np.eye(3)[:, :1], np.eye(2)[:, :1]), ValueError,
+     r"A has shape \(3, 1\) and B \(2, 1\): they need the same number n >= 1 of rows"),
+    (lambda: spearman([1, 2, 3], [1, 2]), ValueError, r"x has 3 values but y has 2"),
+    (lambda: spearman([1.0], [2.0]), ValueError, r"x must have at least 2 entries"),
+    (lambda: spearman([1.0, float("nan")], [1.0, 2.0]), ValueError, r"x must be finite"),
+    (lambda: polyline_distance(np.zeros((2, 3)), np.zeros((2, 4))), ValueError,
+     r"points have shape \(2, 3\) and path \(2, 4\)"),
+    (lambda: polyline_distance(np.zeros((0, 3)), np.zeros((2, 3))), ValueError, r"points must have at least 1 entry"),
+    (lambda: count_above(np.array([3.0, 1.0]), float("nan")), ValueError, r"threshold must be a finite number"),
+    (lambda: count_above(np.array([3.0, np.nan]), 1.0), ValueError, r"values must be finite, got \[nan\]"),
+]
+
+
+@pytest.mark.parametrize("call,err,msg", BAD_METRICS)
+def test_metrics_reject_bad_input_by_name(call, err, msg):
+    with pytest.raises(err, match=msg):
+        call()
+
+
+def test_metrics_accept_what_they_did():
+    # NaN in W (a diverged run) propagates; batch shapes broadcast; numpy and int inputs are converted
+    W = torch.tensor([[float("nan"), 0.0], [0.0, 1.0]], dtype=F64)
+    assert math.isnan(float(relative_error(W, torch.eye(2, dtype=F64))))
+    assert relative_error(torch.zeros(3, 2, 2, dtype=F64), torch.eye(2, dtype=F64)).shape == (3,)
+    assert float(relative_error(np.zeros((2, 2)), np.eye(2))) == 1.0
+    assert float(relative_error(torch.zeros(2, 2, dtype=torch.int64), torch.eye(2, dtype=torch.int64))) == 1.0
+    # first_crossing: NaN values never count (documented), a (K, 0) array gives an empty result
+    assert first_crossing(np.array([np.nan, 2.0]), np.arange(2), 1.0) == 1.0
+    assert first_crossing(np.ones((3, 0)), np.arange(3), 1.0).shape == (0,)
+    assert first_crossing(np.array([0.0, 2.0]), np.arange(2), np.array([1.0])) == 1.0
+    # compression with NumPy labels and an explicit K
+    assert float(compression(_Z, np.array([0, 0, 1, 1]), 2)) == pytest.approx(0.008264, abs=1e-6)
