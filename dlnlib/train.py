@@ -2,10 +2,32 @@
 
 :func:`train` runs plain GD on a fused engine (:mod:`dlnlib._engines`) and any other optimiser of
 :mod:`dlnlib.optim` on the reference step; :mod:`dlnlib.recorders` says what a run records.
+
+**Blocks of steps.** The loop runs the engine in blocks of steps without looking at the losses in between:
+the losses of the checked iterations are written on the device into a ring buffer (one norm per checked
+step) and read once per block (about :data:`_BLOCK_S` seconds of steps, at most :data:`_RING` steps, and
+every block ends at a recorded iteration). The checks are then replayed on the host exactly as a
+step-by-step loop would make them. When a member met its tolerance (or diverged under
+``on_divergence="flag"``) inside a block, the engine goes back to the block's start (a snapshot of the
+weights) and re-runs the steps up to that iteration, so the member is frozen exactly where a step-by-step
+check freezes it; a block costs one host synchronisation instead of one per step. Without ``tol`` (and
+without ``"flag"`` on a batch) a divergence can only raise: the losses then wait on the device for 64 steps,
+and by default, where a snapshot of the weights costs less than the norm of the residual it saves (C-DLN:
+``2·d·r̂ + r̂²`` weights against ``d²`` residual entries), only each block's last iteration is checked; when
+it is bad the block is re-run with every step checked, so the error names the first bad iteration and its
+loss as before. (A loss that exceeded the threshold and came back below it within one block, which GD does
+not do, would go unreported; ``check_every=1`` checks each step.)
+
+**Batches that compact.** In a batch, a member that stopped (or was flagged) is frozen; once it has made
+its last (frozen) step and at least :data:`_REPACK` of the working batch has left, the fused engine repacks
+the members that still move into smaller buffers (see :mod:`dlnlib._engines`), so finished runs cost nothing.
+The :class:`~dlnlib.recorders.History` is unchanged by it: every member's recorded values, stopping
+iteration and final weights are bit-identical to a run without repacking (``tests/test_compaction.py``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from typing import Iterable, Sequence
@@ -21,6 +43,14 @@ from .optim import layer_grads, loss_and_grads, prefix_products  # noqa: F401  T
 from .problems import Problem
 from .recorders import History, Recorder, builtin_recorders, record_grid
 
+_RING = 256
+"""Rows of the device ring of checked losses: the most steps in one block."""
+_BLOCK_S = 5e-3
+"""Target seconds of steps between two reads of the ring (the per-block work, ~50 µs, is then ~1 % of them)."""
+_REPACK = 0.125
+"""Repack a batch once this fraction of its working members (at least one) has stopped and been frozen."""
+
+
 def train(
     net: DLN,
     problem: Problem,
@@ -33,31 +63,43 @@ def train(
     tol: float | None = None,
     divergence_factor: float = 1e10,
     on_divergence: str = "raise",
-    check_every: int = 1,
+    check_every: int | None = None,
     progress: bool | str = False,
     in_place: bool = False,
     stall_window: int | None = None,
     stall_rtol: float = 1e-3,
+    _compact: bool = True,
+    _block: int | None = None,
 ) -> History:
     """Run ``iterations`` optimiser steps of ``net`` on ``problem`` and record what was asked.
 
     ``record_at``: iterations to record (0 = the initial state), or an int ``n`` for ``n`` evenly spaced ones
     (default 100). ``record``: names from ``loss, recovery_error, test_error, sv, layer_sv, angles``;
-    ``recorders``: extra ``name -> f(net, W_end, loss)``. ``tol``: a run stops (its steps are frozen) once its
-    loss is ``<= tol``; training ends when all runs of the batch have stopped. The loss is checked every
-    ``check_every`` steps: a NaN/Inf, or growth above ``divergence_factor`` × the initial loss, raises
-    :class:`DivergenceError` naming ``η`` and the per-factor scales (``on_divergence="raise"``), or, with
-    ``"flag"``, freezes only the diverged runs and records when. ``progress``: a tqdm bar (or its label).
-    The network is copied unless ``in_place``. ``stall_window`` (opt-in, needs ``"loss"`` in ``record``): warn
-    with :class:`NoProgressWarning` when a run that neither stopped at ``tol`` nor diverged ends with a loss
-    above ``(1 − stall_rtol)`` × its recorded loss ``stall_window`` iterations earlier (a plateau from a too
-    small ε or η, or GD oscillating just above the stability bound).
+    ``recorders``: extra ``name -> f(net, W_end, loss)`` (always given the whole batch). ``tol``: a run stops
+    (its steps are frozen) at the first checked iteration whose loss is ``<= tol``; training ends when all
+    runs of the batch have stopped. A NaN/Inf loss, or growth above ``divergence_factor`` × the initial loss,
+    raises :class:`DivergenceError` naming the first bad checked iteration, ``η`` and the per-factor scales
+    (``on_divergence="raise"``), or, with ``"flag"``, freezes only the diverged runs and records when.
+    ``progress``: a tqdm bar (or its label). The network is copied unless ``in_place``. ``stall_window``
+    (opt-in, needs ``"loss"`` in ``record``): warn with :class:`NoProgressWarning` when a run that neither
+    stopped at ``tol`` nor diverged ends with a loss above ``(1 − stall_rtol)`` × its recorded loss
+    ``stall_window`` iterations earlier (a plateau from a too small ε or η, or GD oscillating just above the
+    stability bound).
 
-    Plain GD runs on a fused engine (``3(L−1)`` matmuls a step, no temporaries; see the engine notes above);
-    other optimisers use :func:`layer_grads` and ``optimizer.step``. Where the divergence check can only
-    raise (no ``tol``; ``on_divergence="raise"`` or one run), the losses of the checked iterations are
-    collected on the device and inspected in blocks — the error still names the first bad iteration and its
-    loss, and recorders never see a state past it.
+    ``check_every``: the checked iterations are the multiples of ``check_every`` and the last one.
+    The default (``None``) checks every iteration, like ``check_every=1``, so ``stop_iteration`` and
+    ``diverged_at`` are exact to the step; it differs from ``1`` only in its cost (module notes above): with
+    ``tol`` or ``"flag"`` each step stores its loss on the device (one norm of the residual per step, ~15 %
+    of a C-DLN step at ``d = 100``) and the host reads them once per block; without either, on a C-DLN the
+    steps between two blocks' ends are not checked at all, and a bad loss at a block's end re-runs that block
+    step by step to name the first bad iteration. ``check_every=k`` computes the loss only every ``k``
+    steps: cheaper, and a run then stops (or is flagged) at the first multiple of ``k`` where its loss
+    qualifies (it may miss a loss that dips below ``tol`` between two of them).
+
+    Plain GD runs on a fused engine (``3(L−1)`` matmuls a step, no temporaries; see :mod:`dlnlib._engines`),
+    whose batches repack as their members stop (module notes); other optimisers use :func:`layer_grads` and
+    ``optimizer.step`` and are checked step by step when a member can stop early. ``_compact=False`` and
+    ``_block=k`` (fixed block length) are for tests and benchmarks: neither changes a number of the result.
     """
     _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence, check_every,
                 record, stall_window, stall_rtol)
@@ -72,44 +114,46 @@ def train(
     fns.update(recorders or {})
 
     batch = net.batch_shape
-    check_every = max(int(check_every), 1)
-    # deferred checks: nothing but an exception can follow a bad loss, so inspect losses in blocks
-    defer = tol is None and (on_divergence == "raise" or not batch)
-    block = 64 if defer else 1
-    engine = _make_engine(net, problem, optimizer, block)
-    active = np.ones(batch, dtype=bool) if batch else None
-    stop_it = np.full(batch, -1, dtype=np.int64)
-    div_at = np.full(batch, -1, dtype=np.int64)
-    out: dict[str, list] = {k: [] for k in fns}
+    every = 1 if check_every is None else int(check_every)
+    freezes = tol is not None or (on_divergence == "flag" and bool(batch))  # a member can stop mid-block
+    engine = _make_engine(net, problem, optimizer, _RING)
+    # only a raise can follow a bad loss: check the blocks' ends alone where a snapshot is cheap
+    sparse = check_every is None and not freezes and engine.cheap_snapshot
+    if freezes and not engine.can_rewind:  # no snapshots (optimiser state): check step by step
+        k, adapt = 1, False
+    elif freezes or sparse:  # blocks of ~_BLOCK_S (a re-run costs at most one block)
+        k, adapt = min(_block or 4, _RING), _block is None
+    else:  # every check's loss kept on the device, no re-runs: long blocks
+        k, adapt = min(_block or 64, _RING), False
+    ck = _Checks(batch, tol, on_divergence)
+    out: dict[str, list] = {name: [] for name in fns}
     times: list[float] = []
     it_rec: list[int] = []
     rec_set = set(int(i) for i in rec_it)
-    pending: list[int] = []  # checked iterations whose loss waits in the engine's ring
-    thr = None
-
-    def bad_of(loss_np: np.ndarray) -> np.ndarray:
-        return ~np.isfinite(loss_np) | (loss_np > thr)
-
-    def flush() -> None:
-        if not pending:
-            return
-        L = engine.losses(len(pending))
-        Lnp = L.detach().cpu().numpy()
-        bad = bad_of(Lnp).reshape(len(pending), -1).any(-1)
-        if bad.any():
-            k = int(np.argmax(bad))
-            bad_k = torch.as_tensor(bad_of(Lnp[k]))
-            raise DivergenceError(_divergence_message(pending[k], L[k], bad_k, optimizer, net))
-        pending.clear()
+    rec_sorted = np.asarray(sorted(rec_set), dtype=np.int64)
 
     def record_now(t: int, loss: Tensor) -> None:
         times.append(time.perf_counter() - t0)
         it_rec.append(t)
         W_end = engine.end_to_end()
         with torch.no_grad():
-            for k, f in fns.items():
+            for name, f in fns.items():
                 # a copy: a recorder may return a view of a buffer or of a weight that later steps overwrite
-                out[k].append(f(net, W_end, loss).detach().to("cpu", copy=True).numpy())
+                out[name].append(f(net, W_end, loss).detach().to("cpu", copy=True).numpy())
+
+    def settle(ev, s: int, e: int, snap: bool) -> tuple[int, bool]:
+        """Act on a check's event at iteration ``u`` of the block ``(s, e]``: ``(new iteration, ended)``."""
+        kind, u = ev[0], ev[1]
+        if u < e and snap:  # back to the block's start and forward to u: the state a step-by-step check stops at
+            engine.restore()
+            engine.steps([None] * (u - s))
+        if kind == "raise":
+            engine.sync()  # (an in-place network is left at the first bad iteration, where a snapshot allows)
+            raise DivergenceError(_divergence_message(u, torch.as_tensor(ev[2]).reshape(batch),
+                                                      torch.as_tensor(ev[3]).reshape(batch), optimizer, net))
+        if kind == "freeze":
+            engine.set_active(ck.active.reshape(batch))
+        return u, kind == "end"
 
     bar = None
     if progress:
@@ -117,74 +161,182 @@ def train(
         bar = tqdm(total=iterations, desc=progress if isinstance(progress, str) else net.name, leave=False)
 
     t0 = time.perf_counter()
-    steps_done = 0
-    t = 0
-    for t in range(iterations + 1):
-        loss = None
-        if t in rec_set:
-            flush()
-            loss = engine.loss_now()
-            record_now(t, loss)
-        if t == 0:
-            loss = engine.loss_now() if loss is None else loss
-            loss0 = loss.detach().clone()
-            if not torch.isfinite(loss0).all():
-                raise DivergenceError("the initial loss is not finite: check the target and the initialisation.")
-            thr = (divergence_factor * loss0.clamp_min(1e-300)).cpu().numpy()
-        if t % check_every == 0 or t == iterations:
-            if defer:
-                if t == 0:
-                    engine.store(0)
-                pending.append(t)
-                if len(pending) == block or t == iterations:
-                    flush()
-            else:
-                loss = engine.loss_now() if loss is None else loss
-                lnp = loss.detach().cpu().numpy()
-                bad = bad_of(lnp)
-                changed = False
-                if bad.any():
-                    if on_divergence == "raise" or not batch:
-                        raise DivergenceError(_divergence_message(t, loss, torch.as_tensor(bad), optimizer, net))
-                    newly = bad & (div_at < 0)
-                    div_at[newly] = t
-                    changed = bool((active & bad).any())
-                    active = active & ~bad
-                if tol is not None:
-                    hit = lnp <= tol
-                    if batch:
-                        newly = hit & (stop_it < 0) & (div_at < 0)
-                        stop_it[newly] = t
-                        changed = changed or bool((active & (stop_it >= 0)).any())
-                        active = active & ~(stop_it >= 0)
-                        if not active.any():
-                            break
-                    elif hit:
-                        stop_it[()] = t
-                        break
-                if batch and not active.any():
-                    break
-                if changed:
-                    engine.set_active(active)
-        if t == iterations:
-            break
-        if defer and t + 1 in rec_set:
-            flush()  # recorders see no state past a bad loss
-        engine.step(len(pending) if defer and ((t + 1) % check_every == 0 or t + 1 == iterations) else None)
-        steps_done += 1
-        if bar is not None and (t % 100 == 99):
-            bar.update(100)
+    loss = None
+    if 0 in rec_set:
+        loss = engine.loss_now()
+        record_now(0, loss)
+    loss0 = (engine.loss_now() if loss is None else loss).detach().clone()
+    if not torch.isfinite(loss0).all():
+        raise DivergenceError("the initial loss is not finite: check the target and the initialisation.")
+    ck.start((divergence_factor * loss0.clamp_min(1e-300)).cpu().numpy().reshape(-1))
+    t, done = 0, False
+    ev = ck.scan([0], loss0.cpu().numpy().reshape(1, -1))  # iteration 0 is always checked
+    if ev is not None:
+        t, done = settle(ev, 0, 0, False)
+    while not done and t < iterations:
+        s = t
+        j = int(np.searchsorted(rec_sorted, s, side="right"))
+        e = min(s + k, iterations, int(rec_sorted[j]) if j < len(rec_sorted) else iterations)
+        n = e - s
+        snap = n > 1 and (freezes or sparse)
+        if snap:
+            engine.snapshot()
+        if sparse:
+            ts = [e]
+            slots = [None] * (n - 1) + [0]
+        elif every == 1:
+            ts = list(range(s + 1, e + 1))
+            slots = list(range(n))
+        else:
+            ts = [u for u in range(s + 1, e + 1) if u % every == 0 or u == iterations]
+            pos = {u: i for i, u in enumerate(ts)}
+            slots = [pos.get(u) for u in range(s + 1, e + 1)]
+        tb = time.perf_counter()
+        engine.steps(slots)
+        dt = time.perf_counter() - tb
+        rows = ck.rows(engine.ring_losses(len(ts)), engine.work) if ts else None
+        busy = ts and ck.any_event(rows)  # else no check of this block acts (the usual case)
+        if busy and sparse and n > 1:  # re-run the block checking every step
+            engine.restore()
+            ts = list(range(s + 1, e + 1))
+            engine.steps(range(n))
+            rows = ck.rows(engine.ring_losses(n), engine.work)
+        last = bool(busy) and ts[-1] == e
+        ev = (ck.scan(ts[:-1], rows[:-1]) if last else ck.scan(ts, rows)) if busy else None
+        if ev is None:  # as step by step: record at e, then check e
+            if e in rec_set:
+                record_now(e, engine.loss_now())
+            if last:
+                ev = ck.scan(ts[-1:], rows[-1:])
+        if ev is None:
+            t = e
+        else:
+            t, done = settle(ev, s, e, snap)
+        if bar is not None:
+            bar.update(t - s)
+        if adapt:
+            k = max(1, min(_RING, int(_BLOCK_S * n / max(dt, 1e-9))))
+        if _compact and engine.can_compact and not done and t < iterations:
+            _repack(engine, ck, t)
     elapsed = time.perf_counter() - t0
+    engine.sync()
     if bar is not None:
         bar.close()
     # record the final state if the run ended early at a tolerance
-    if it_rec and it_rec[-1] != t and (tol is not None or div_at.max() >= 0) and t not in rec_set:
+    if it_rec and it_rec[-1] != t and (tol is not None or ck.div_at.max() >= 0) and t not in rec_set:
         record_now(t, engine.loss_now())
-    values = {k: np.stack(v) if v else np.zeros((0,)) for k, v in out.items()}
+    values = {name: np.stack(v) if v else np.zeros((0,)) for name, v in out.items()}
+    stop_it, div_at = ck.stop_it.reshape(batch), ck.div_at.reshape(batch)
     if stall_window is not None:
         _warn_if_stalled(np.asarray(it_rec), values, stop_it, div_at, stall_window, stall_rtol)
-    return History(np.asarray(it_rec), values, np.asarray(times), stop_it, div_at, net,
-                   elapsed / max(steps_done, 1))
+    return History(np.asarray(it_rec), values, np.asarray(times), stop_it, div_at, net, elapsed / max(t, 1))
+
+
+class _Checks:
+    """The tolerance and divergence checks of a step-by-step loop, made on blocks of iterations.
+
+    Flat per-member arrays (one entry for an unbatched run): ``active``, ``stop_it``, ``div_at`` and
+    ``frozen_at`` (when a member stopped moving); ``frozen`` holds the losses of the members that left the
+    engine's working set. :meth:`scan` replays the checks of the rows in order and returns the first event.
+    """
+
+    def __init__(self, batch: tuple, tol: float | None, on_divergence: str):
+        self.n = math.prod(batch) if batch else 1
+        self.batch, self.tol = bool(batch), tol
+        self.raises = on_divergence == "raise" or not batch  # a single run raises even under "flag"
+        self.active = np.ones(self.n, dtype=bool)
+        self.stop_it = np.full(self.n, -1, dtype=np.int64)
+        self.div_at = np.full(self.n, -1, dtype=np.int64)
+        self.frozen_at = np.full(self.n, -1, dtype=np.int64)
+
+    def start(self, thr: np.ndarray) -> None:
+        self.thr = thr
+        self.frozen = np.zeros(self.n, dtype=thr.dtype)
+
+    def rows(self, L: np.ndarray, work: np.ndarray | None) -> np.ndarray:
+        """Whole-batch loss rows from the working set's ``(n, B_work)``: members that left are frozen."""
+        if work is None:
+            return L
+        full = np.empty((L.shape[0], self.n), dtype=L.dtype)
+        full[:] = self.frozen
+        full[:, work] = L
+        return full
+
+    def _candidates(self, rows: np.ndarray) -> np.ndarray:
+        """Rows (vectorised) at which :meth:`_act` may change something; every other row is a no-op."""
+        bad = ~np.isfinite(rows) | (rows > self.thr)
+        cand = bad.any(-1) if self.raises else (bad & (self.div_at < 0)).any(-1)
+        if self.tol is not None:
+            hit = rows <= self.tol
+            cand = cand | ((hit & (self.stop_it < 0) & (self.div_at < 0)).any(-1) if self.batch else hit.any(-1))
+        return cand
+
+    def any_event(self, rows: np.ndarray) -> bool:
+        return bool(self._candidates(rows).any())
+
+    def scan(self, ts: Sequence[int], rows: np.ndarray):
+        """Check the iterations ``ts`` (losses ``rows (len(ts), B)``) in order; the first event or None:
+        ``("raise", t, loss, bad)``, ``("freeze", t)`` (some member stopped), ``("end", t)`` (all stopped)."""
+        i = 0
+        while i < len(ts):
+            nz = np.flatnonzero(self._candidates(rows[i:]))
+            if not len(nz):
+                return None
+            i += int(nz[0])
+            ev = self._act(int(ts[i]), rows[i])
+            if ev is not None:
+                return ev
+            i += 1
+        return None
+
+    def _act(self, t: int, loss: np.ndarray):
+        """The check of one iteration, as the step-by-step loop makes it."""
+        was = self.active.copy()
+        bad = ~np.isfinite(loss) | (loss > self.thr)
+        changed = end = False
+        if bad.any():
+            if self.raises:
+                return "raise", t, loss, bad
+            newly = bad & (self.div_at < 0)
+            self.div_at[newly] = t
+            changed = bool((self.active & bad).any())
+            self.active &= ~bad
+        if self.tol is not None:
+            hit = loss <= self.tol
+            if self.batch:
+                newly = hit & (self.stop_it < 0) & (self.div_at < 0)
+                self.stop_it[newly] = t
+                changed = changed or bool((self.active & (self.stop_it >= 0)).any())
+                self.active &= ~(self.stop_it >= 0)
+                end = not self.active.any()
+            elif hit.any():
+                self.stop_it[:] = t
+                end = True
+        end = end or (self.batch and not self.active.any())
+        self.frozen_at[was & ~self.active] = t
+        if end:
+            return "end", t
+        return ("freeze", t) if changed else None
+
+
+def _repack(engine, ck: _Checks, t: int) -> None:
+    """Drop from the engine's working set the members frozen before ``t`` (they have made their last, frozen
+    step) once they are at least :data:`_REPACK` of it; keep ``engine.min_work`` members."""
+    if ck.active.all():
+        return
+    work = np.arange(ck.n) if engine.work is None else engine.work
+    left = ~ck.active[work] & (ck.frozen_at[work] >= 0) & (ck.frozen_at[work] < t)
+    n_left = int(left.sum())
+    if n_left == 0 or n_left < _REPACK * len(work):
+        return
+    keep = work[~left]
+    if len(keep) < engine.min_work:  # passengers: frozen members that stay (and keep making frozen steps)
+        keep = np.sort(np.concatenate([keep, work[left][len(keep) - engine.min_work:]]))
+    if len(keep) == len(work):
+        return
+    gone = ~np.isin(work, keep)
+    ck.frozen[work[gone]] = engine.loss_work()[gone]
+    engine.compact(keep)
 
 
 class NoProgressWarning(UserWarning):
@@ -228,7 +380,8 @@ def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_
     check_real("divergence_factor", divergence_factor, low=1.0, low_open=True)
     if on_divergence not in ("raise", "flag"):
         raise ValueError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}.")
-    check_int("check_every", check_every, 1)
+    if check_every is not None:
+        check_int("check_every", check_every, 1)
     if stall_window is not None:
         check_int("stall_window", stall_window, 1)
         if "loss" not in record:

@@ -461,3 +461,43 @@ def test_stall_warning_is_opt_in_and_names_the_plateau():
         train(wide_dln([4, 4, 4, 4], 0.5, seed=0), Factorisation(M), GD(0.05), 200, stall_window=100)
     with pytest.raises(ValueError, match="include 'loss' in record"):
         train(tiny, Factorisation(M), GD(0.05), 10, record=("sv",), stall_window=5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks in blocks (check_every=None, the default) give the step-by-step checks' iterations
+# ----------------------------------------------------------------------------------------------
+
+
+def test_default_checks_stop_at_a_dip_below_tol_inside_a_block():
+    """A loss that dips below ``tol`` for two steps and rises again: the default check (losses kept on the
+    device, read once per block) stops at the first of them, as a check every step does; ``check_every=7``
+    only looks at multiples of 7 and misses the dip."""
+    X = torch.diag(torch.tensor([1.0, 3.0], dtype=F64, device=DEV))
+    Y = torch.tensor([[1.0, 2.0]], dtype=F64, device=DEV)
+    W0 = Y @ torch.linalg.inv(X) + torch.tensor([[1.0, 1e-6]], dtype=F64, device=DEV)  # one direction grows
+    P = Regression(X, Y)
+    full = train(DLN([W0]), P, GD(0.23), 150, record_at=range(151), divergence_factor=1e30)
+    tol = 1.45e-9
+    first = int(np.argmax(full.loss <= tol))
+    assert first == 40 and full.loss[first + 2] > tol and full.loss[-1] > 1e6 * tol  # a dip, not the end
+    for kw in ({}, {"check_every": 1}, {"_block": 1}, {"_block": 64}, {"_block": 256}):
+        h = train(DLN([W0]), P, GD(0.23), 150, record_at=[0, 150], tol=tol, divergence_factor=1e30, **kw)
+        assert int(h.stop_iteration) == first and h.iterations.tolist() == [0, first]
+        assert h.loss[-1] == full.loss[first]
+    h = train(DLN([W0]), P, GD(0.23), 150, record_at=[0, 150], tol=tol, divergence_factor=1e30, check_every=7)
+    assert int(h.stop_iteration) == -1
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_default_divergence_check_names_the_first_bad_iteration(batched):
+    """Without ``tol`` the default checks only each block's last iteration, then re-runs a bad block step by
+    step: the error is the one a check every step raises."""
+    M = low_rank_target(5, 5, 2, [3.0, 2.0], seed=0)
+    P = Factorisation(M)
+    alpha = torch.tensor([1.0, 3.0], dtype=F64) if batched else 3.0
+    msgs = set()
+    for kw in ({}, {"check_every": 1}, {"_block": 1}, {"_block": 13}, {"_block": 256}, {"record_at": 9}):
+        with pytest.raises(DivergenceError) as e:
+            train(cdln(P, 2, 3, 0.5, alpha=alpha), P, GD(5.0), 200, **kw)
+        msgs.add(str(e.value))
+    assert len(msgs) == 1 and "diverged at iteration" in msgs.pop()
