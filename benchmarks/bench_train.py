@@ -64,7 +64,8 @@ sys.path.insert(0, str(ROOT))
 import dlnlib._engines as _engines  # noqa: E402
 from dlnlib.networks import cdln, wide_dln  # noqa: E402
 from dlnlib.problems import Completion, Factorisation, exact_count_mask, low_rank_target, make_problem  # noqa: E402
-from dlnlib.train import GD, train  # noqa: E402
+from dlnlib.optim import GD  # noqa: E402
+from dlnlib.train import train  # noqa: E402
 
 L = 3
 EPS = 0.1

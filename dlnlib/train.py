@@ -39,7 +39,6 @@ from ._engines import _make_engine
 from ._util import Tensor, check_int, check_real
 from .networks import DLN
 from .optim import GD, Adam, DivergenceError, _fmt
-from .optim import layer_grads, loss_and_grads, prefix_products  # noqa: F401  TRANSITIONAL re-export, removed after the move
 from .problems import Problem
 from .recorders import History, Recorder, builtin_recorders, record_grid
 
