@@ -36,11 +36,13 @@ venv: $(BIN)/.installed
 data: venv
 	-$(BIN)/python -m dlnlib.data fetch
 
+test: export DLN_LINT = 1
 test: venv data
 	$(BIN)/python -m pytest
 	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS)
 	$(BIN)/python -m pytest --nbval-lax -n $(JOBS) --dist loadscope -p no:doctest --override-ini addopts= $(NOTEBOOKS)
 
+figures: export DLN_LINT = 1
 figures: venv data
 	$(if $(NB),,rm -f figures/_ci/verification.json)
 	$(BIN)/python scripts/run_notebooks.py --scale ci --jobs $(JOBS) $(NB)

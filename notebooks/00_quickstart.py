@@ -99,14 +99,13 @@ nb.check("quickstart-faster", "quickstart", "C-DLN's training takes less wall-cl
 # ## 3. The figure
 
 # %%
-fig, ax = plt.subplots(1, 3, figsize=(6.8, 2.1))
+fig, ax = plt.subplots(1, 3, figsize=(6.8, 2.4))
 for name, h in runs.items():
     c = COLORS["orig" if name == "wide DLN" else "comp"]
     ax[0].semilogy(h.iterations, h["error"], color=c, label=name)
     ax[1].semilogy(h.wall_time, h["error"], color=c, label=name)
 ax[0].set(xlabel="iteration", ylabel=r"$\|W - M\|_F / \|M\|_F$", title="completion")
-ax[1].set(xlabel="seconds", title="against time")
-ax[0].legend()
+ax[1].set(xlabel="seconds", ylabel=r"$\|W - M\|_F / \|M\|_F$", title="against time")
 show = slice(None, None, max(1, len(thm1.iterations) // 15))
 for i in range(r):
     ax[2].plot(thm1.iterations, thm1.predicted[:, i], color=COLORS["theory"], lw=0.8,
@@ -114,7 +113,8 @@ for i in range(r):
     ax[2].plot(thm1.iterations[show], thm1.simulated[show, i], "o", ms=2.5, mfc="none", color=COLORS["comp"],
                label="C-DLN" if i == 0 else None)
 ax[2].set(xlabel="iteration", ylabel=r"$\sigma_i(\tilde W_{L:1})$", title="Theorem 1")
-ax[2].legend()
+handles = [h for a_ in (ax[0], ax[2]) for h in a_.get_legend_handles_labels()[0]]
+fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
 nb.save_figure(fig, "quickstart", P, train_s, caption=f"Quick start (d = {d}, r = {r}, p = {P['p']}): recovery "
                f"error of a wide DLN and a C-DLN on completion; C-DLN against Theorem 1 on factorisation "
                f"(max relative error {thm1.rel_error:.1e}).")

@@ -266,49 +266,55 @@ print("perturbed recursions detected:", min_bad >= 1e-8)
 # (c) compressed net: `‖W_wide − W_comp − ρ^L U_{L,2}V_{1,2}ᵀ‖/‖Φ‖`, and without the ρ^L term.
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(7.0, 2.2))
+fig, axes = plt.subplots(1, 3, figsize=(7.0, 3.0))
 ax = axes[0]
 shown = [i for i, r in enumerate(rows) if r["q"]["case"] == 1][:4]
 for j, i in enumerate(shown):
     q, rec = rows[i]["q"], recs[i]
     rho = predicted(q)
     col = OKABE_ITO[j]
-    ax.plot(np.arange(q["T"] + 1), rho, color=col, lw=1, label=f"L={q['L']}, ε={q['eps']:g}, λ={q['lam']:.2g}")
+    ax.plot(np.arange(q["T"] + 1), rho, color=col, lw=1, label=f"$L={q['L']}$, $\\varepsilon={q['eps']:g}$, "
+                                                              f"$\\lambda={q['lam']:.2g}$")
     ax.plot(rec.iterations, rec.rho_hat[:, 0], "o", mfc="none", ms=3, color=col)
-ax.set_xlabel("iteration t")
-ax.set_ylabel("ρ(t)")
+ax.plot([], [], "k-", lw=1, label="recursion $\\rho(t)$")
+ax.plot([], [], "ko", mfc="none", ms=3, label="measured $\\hat\\rho_1(t)$")
+ax.set_xlabel("iteration $t$")
+ax.set_ylabel("$\\rho(t)$")
 ax.set_yscale("log")
-ax.legend(fontsize=5)
-ax.set_title("(a) ρ(t): recursion vs measured")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+ax.set_title("(a) $\\rho(t)$: recursion vs measured")
 ax = axes[1]
 for q, rec in zip(P["runs"], recs):
     ax.plot(rec.iterations[1:], lop.block_error(rec, predicted(q)).max(1)[1:], color=COLORS["orig"], lw=0.5, alpha=0.6)
     ax.plot(rec.iterations[1:], lop.block_error(rec, perturbed(q)).max(1)[1:], color=COLORS["comp"], lw=0.5, alpha=0.6)
 ax.axhline(TOL, color="k", ls="--", lw=0.8)
 ax.set_yscale("log")
-ax.set_xlabel("iteration t")
-ax.set_ylabel("‖W_l V_{l,2} − ρU_{l,2}‖/(ρ√m)")
+ax.set_xlabel("iteration $t$")
+ax.set_ylabel("$\\|W_l V_{l,2} - \\rho\\, U_{l,2}\\|_F \\,/\\, (\\rho\\sqrt{m})$")
 ax.plot([], [], color=COLORS["orig"], label="recursion")
-ax.plot([], [], color=COLORS["comp"], label="perturbed")
-ax.legend(fontsize=5)
+ax.plot([], [], color=COLORS["comp"], label="perturbed recursion")
+ax.plot([], [], "k--", lw=0.8, label=f"tolerance {TOL:g}")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
 ax.set_title("(b) invariant block")
 ax = axes[2]
+FLOOR = 1e-17  # exact zeros cannot be drawn on a log scale
 for q, c in zip(P["compressed"], crecs):
     rho = lop_rho(q["eps"], q["eta"], q["L"], q["T"], q["lam"])
-    ax.plot(c.iterations, np.maximum(lop.compressed_error(c, rho), 1e-17), color=COLORS["orig"], lw=0.5)
+    ax.plot(c.iterations, np.maximum(lop.compressed_error(c, rho), FLOOR), color=COLORS["orig"], lw=0.5)
     ax.plot(c.iterations, lop.compressed_error(c, 0 * rho), color=COLORS["narrow"], lw=0.5)
 ax.axhline(TOL, color="k", ls="--", lw=0.8)
 ax.set_yscale("log")
-ax.plot([], [], color=COLORS["orig"], label="with ρ^L term")
-ax.plot([], [], color=COLORS["narrow"], label="without")
-ax.legend(fontsize=5)
-ax.set_xlabel("iteration t")
-ax.set_ylabel("relative error")
+ax.plot([], [], color=COLORS["orig"], label=f"with the $\\rho^L$ term\n(< {FLOOR:g} drawn at {FLOOR:g})")
+ax.plot([], [], color=COLORS["narrow"], label="without the $\\rho^L$ term")
+ax.plot([], [], "k--", lw=0.8, label=f"tolerance {TOL:g}")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
+ax.set_xlabel("iteration $t$")
+ax.set_ylabel("relative Frobenius error")
 ax.set_title("(c) wide vs compressed")
-fig.tight_layout()
 nb.save_figure(fig, "lop-thm", P, runtime,
-              caption=f"Law of Parsimony: block error ≤ {max(max_c1_block, max_c2_block):.0e} relative to ρ; compressed "
-                      f"net error ≤ {max_comp:.0e}·‖Φ‖")
+              caption=f"Law of Parsimony: (a) ρ(t), (b) block error ≤ {max(max_c1_block, max_c2_block):.0e} relative "
+                      f"to ρ (a perturbed recursion fails), (c) compressed net error ≤ {max_comp:.0e}·‖Φ‖ (errors below "
+                      f"{FLOOR:g}, exact zeros, drawn at {FLOOR:g}); dashed: the asserted tolerance {TOL:g}.")
 plt.show()
 
 # %% [markdown]
@@ -358,18 +364,20 @@ nb.check("talk-t04-sv", "talk-t04", "T4 (code preset): the d−2r = 24 middle si
 nb.check("talk-t04-angle", "talk-t04", "T4: the middle singular subspaces (left and right) never move (largest principal "
         "angle vs t=1, rad)", t4_ang, 1e-9)
 
-fig = plt.figure(figsize=(7.0, 2.4))
-lop.plot_svd3d(fig, [131, 132, 133], res4["evs"][1], "W₁: ")
-fig.subplots_adjust(left=0.02, right=0.98, bottom=0.08, top=0.9, wspace=0.1)
+fig = plt.figure(figsize=(7.0, 2.8), layout="none")  # 3-D panels: placed by hand (constrained layout misses z-labels)
+lop.plot_svd3d(fig, [131, 132, 133], res4["evs"][1], "$W_1$: ")
+fig.subplots_adjust(left=0.0, right=0.95, bottom=0.12, top=0.92, wspace=0.2)
+fig.legend(handles=lop.svd_color_key(q4["d"], q4["r"], "$\\sigma_i = \\rho(t)$"), loc="lower center", ncol=3)
 nb.save_figure(fig, "talk-t04", q4, rt4, caption="Evolution of the SVD of W_1(t), whitened data: only 2r = 6 "
               f"singular values/vectors move; the other 24 equal ρ(t) (max rel. error {t4_sv:.0e}).")
 plt.show()
 
 if scale == "paper":  # the 9-panel supplement (slow to draw; paper scale only)
-    fig = plt.figure(figsize=(7.0, 6.6))
+    fig = plt.figure(figsize=(7.0, 7.4), layout="none")
     for row, l in enumerate((1, 2, 3)):
-        lop.plot_svd3d(fig, [330 + 3 * row + 1, 330 + 3 * row + 2, 330 + 3 * row + 3], res4["evs"][l], f"Layer {l}: ")
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.95, wspace=0.1, hspace=0.25)
+        lop.plot_svd3d(fig, [330 + 3 * row + 1, 330 + 3 * row + 2, 330 + 3 * row + 3], res4["evs"][l], f"$W_{l}$: ")
+    fig.subplots_adjust(left=0.0, right=0.95, bottom=0.06, top=0.96, wspace=0.2, hspace=0.25)
+    fig.legend(handles=lop.svd_color_key(q4["d"], q4["r"], "$\\sigma_i = \\rho(t)$"), loc="lower center", ncol=3)
     nb.save_figure(fig, "talk-t04-layers", q4, rt4, caption="T4 supplement: Layers 1–3.")
     plt.show()
 
@@ -440,32 +448,23 @@ nb.check("talk-t05-departure-angle", "talk-t05", "T5 not whitened: largest princ
         float(np.nanmax(dep[False]["ang"])), None, passed=True, assert_=False)
 
 # %%
-fig = plt.figure(figsize=(7.0, 5.0))
-gs = fig.add_gridspec(2, 6, height_ratios=[1.3, 1.0])
-lop.plot_svd3d(fig, [gs[0, 0:2], gs[0, 2:4], gs[0, 4:6]], res5[False]["ev"], "not whitened, W₁: ", logt=True)
-ax = fig.add_subplot(gs[1, 0:3])
-for w, ls in ((False, "-"), (True, "--")):
-    it = res5[w]["ev"].iterations
-    ax.plot(it[1:], np.maximum(dep[w]["dev"][1:], 1e-17), ls, color=COLORS["orig"],
-            label=f"σ, {'whitened' if w else 'not whitened'}")
-    ax.plot(it[1:], np.maximum(dep[w]["block"][1:], 1e-17), ls, color=COLORS["narrow"],
-            label=f"block, {'whitened' if w else 'not whitened'}")
-ax.set_yscale("log")
-ax.set_xscale("log")
-ax.set_xlabel("iteration t")
-ax.set_ylabel("departure from ε / εU₁₂")
-ax.legend(fontsize=6)
-ax = fig.add_subplot(gs[1, 3:6])
-for w, ls in ((False, "-"), (True, "--")):
-    it = res5[w]["ev"].iterations
-    ax.plot(it[1:], np.maximum(dep[w]["ang"][1:], 1e-17), ls, color=COLORS["comp"],
-            label=f"{'whitened' if w else 'not whitened'}")
-ax.set_yscale("log")
-ax.set_xscale("log")
-ax.set_xlabel("iteration t")
-ax.set_ylabel("angle to V₁₂, U₁₂ of W₁(1) [rad]")
-ax.legend(fontsize=6)
-fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.95, wspace=1.2, hspace=0.3)
+fig = plt.figure(figsize=(7.0, 5.4), layout="none")  # 3-D panels: placed by hand (constrained layout misses z-labels)
+top = fig.add_gridspec(1, 3, left=0.0, right=0.95, bottom=0.5, top=0.96, wspace=0.2)
+lop.plot_svd3d(fig, [top[0, 0], top[0, 1], top[0, 2]], res5[False]["ev"], "not whitened: ", logt=True)
+fig.legend(handles=lop.svd_color_key(q5["d_x"], q5["d_y"], "$\\sigma_i$ nearest $\\varepsilon$"),
+           loc="center", bbox_to_anchor=(0.5, 0.455), ncol=3)
+axes = fig.add_gridspec(1, 2, left=0.1, right=0.98, bottom=0.07, top=0.39, wspace=0.35).subplots()
+panels = [(axes[0], [("dev", COLORS["orig"], "$\\sigma_i$, "), ("block", COLORS["narrow"], "block, ")],
+           "departure from $\\varepsilon$ / $\\varepsilon U_{12}$"),
+          (axes[1], [("ang", COLORS["comp"], "")], "angle to $V_{12}$, $U_{12}$ of $W_1(1)$ [rad]")]
+for ax, curves, ylabel in panels:
+    for w, ls in ((False, "-"), (True, "--")):
+        it = res5[w]["ev"].iterations
+        for key, col, what in curves:
+            ax.plot(it[1:], np.maximum(dep[w][key][1:], 1e-17), ls, color=col,
+                    label=f"{what}{'whitened' if w else 'not whitened'}")
+    ax.set(xscale="log", yscale="log", xlabel="iteration $t$", ylabel=ylabel)
+    ax.legend(loc="center right", fontsize=6)
 nb.save_figure(fig, "talk-t05", q5, rt5,
               caption=f"SVD of W_1 without whitening: block departure up to {dep[False]['block'].max():.1e}, "
                       f"singular values nearest ε off by up to {dep[False]['dev'].max():.1e} (whitened control: "
@@ -489,9 +488,11 @@ print(f"T6: middle singular values vs momentum recursion {t6_sv:.1e} (vs plain-G
 nb.check("talk-t06-sv", "talk-t06", "T6 (momentum 0.9): the 24 middle singular values of every W_l equal ρ(t) of the "
         "momentum recursion (my derivation)", t6_sv, TOL)
 nb.check("talk-t06-angle", "talk-t06", "T6: the middle singular subspaces never move (rad)", t6_ang, 1e-9)
-fig = plt.figure(figsize=(7.0, 2.4))
-lop.plot_svd3d(fig, [131, 132, 133], res6["evs"][1], "momentum, W₁: ")
-fig.subplots_adjust(left=0.02, right=0.98, bottom=0.08, top=0.9, wspace=0.1)
+fig = plt.figure(figsize=(7.0, 2.8), layout="none")
+lop.plot_svd3d(fig, [131, 132, 133], res6["evs"][1], "$W_1$: ")
+fig.subplots_adjust(left=0.0, right=0.95, bottom=0.12, top=0.92, wspace=0.2)
+fig.legend(handles=lop.svd_color_key(q6["d"], q6["r"], "$\\sigma_i = \\rho(t)$, momentum recursion"),
+           loc="lower center", ncol=3)
 nb.save_figure(fig, "talk-t06", q6, rt6, caption="Evolution of the SVD of W_1(t) with momentum 0.9: the law "
               f"persists, middle singular values = ρ(t) of the momentum recursion (max rel. error {t6_sv:.0e}).")
 plt.show()

@@ -320,7 +320,7 @@ print("Lemma 1 and Corollary 1 violations:", viol_l1, viol_c1)
 # `M*`'s basis over training, MF as control.
 
 # %%
-fig, ax = plt.subplots(1, 4, figsize=(7.0, 1.9))
+fig, ax = plt.subplots(1, 4, figsize=(7.0, 2.6))
 c = runs[(3, 2 * r)]
 show = slice(None, None, max(1, len(c.iterations) // 15))
 sel = [j for j in range(len(G["alpha"])) if G["eps"][j] == P["eps"][1] and G["f"][j] == P["f"][-1] and G["alpha"][j] != 1]
@@ -330,17 +330,18 @@ for k, j in enumerate(sel):
         ax[0].plot(c.iterations, c.predicted[:, j, i], color=col, lw=0.9)
         ax[0].plot(c.iterations[show], c.simulated[show, j, i], "o", color=col, mfc="none", ms=2.5,
                    label=f"α={G['alpha'][j]:g}" if i == 0 else None)
-ax[0].set_yscale("log"); ax[0].set_xlabel("iteration t"); ax[0].set_ylabel("σ_i(W̃(t))")
-ax[0].set_title(f"(a) L=3, ε={P['eps'][1]:g}, f={P['f'][-1]:g}"); ax[0].legend(loc="lower right")
+ax[0].set_yscale("log"); ax[0].set_xlabel("iteration $t$"); ax[0].set_ylabel(r"$\sigma_i(\tilde W(t))$")
+ax[0].set_title(f"(a) L=3, ε={P['eps'][1]:g}, f={P['f'][-1]:g}"); ax[0].legend(loc="center right")
 for k, a in enumerate(P["alpha"]):
     xs = np.arange(len(runs))
     ys = [max(cc.rel_error[G["alpha"] == a].max(), 1e-17) for cc in runs.values()]
     ax[1].plot(xs, ys, "o", color=OKABE_ITO[k], ms=3, label=f"α={a:g}")
 ax[1].axhline(TOL, color="k", ls=":", lw=0.8)
 ax[1].set_xticks(np.arange(len(runs)), [f"{L},{'r' if rh == r else ('2r' if rh == 2 * r else 'd')}" for L, rh in runs],
-                 rotation=90, fontsize=5)
+                 rotation=90, fontsize=6)
 ax[1].set_yscale("log"); ax[1].set_xlabel("(L, r̂)"); ax[1].set_ylabel("max rel. error"); ax[1].set_title("(b) grid")
-ax[1].legend(fontsize=5, ncol=2)
+ax[1].set_ylim(top=1e-6)
+ax[1].legend(loc="upper center", ncol=2, fontsize=6)
 for k, ((L, a), cc) in enumerate(stab.items()):
     col = OKABE_ITO[k % 8]
     re = np.clip(np.where(np.isfinite(cc.rel_error), cc.rel_error, 1e3), 1e-17, 1e3)
@@ -350,12 +351,12 @@ for k, ((L, a), cc) in enumerate(stab.items()):
     ax[2].plot(fs[dv], np.full(dv.sum(), 1e5), "x", color=col, ms=3)
 ax[2].axvline(1.0, color="k", lw=0.8); ax[2].axhline(TOL, color="k", ls=":", lw=0.8)
 ax[2].set_yscale("log"); ax[2].set_ylim(1e-19, 1e14); ax[2].set_xlabel("f = η / bound")
-ax[2].set_ylabel("rel. error —, off-diag ···"); ax[2].set_title("(c) past the bound")
-ax[2].legend(fontsize=4, ncol=2, loc="upper left")
+ax[2].set_ylabel("rel. error (—), off-diag. (···)"); ax[2].set_title("(c) past the bound")
+ax[2].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))
 for k, (name, b) in enumerate(beyond.items()):
     ax[3].plot(b.iterations, np.maximum(b.offdiag, 1e-18), color=OKABE_ITO[k], lw=0.7, alpha=0.8)
     ax[3].plot([], [], color=OKABE_ITO[k], label=name)
-ax[3].set_yscale("log"); ax[3].set_xlabel("iteration t"); ax[3].set_ylabel("off-diagonal mass")
+ax[3].set_yscale("log"); ax[3].set_xlabel("iteration $t$"); ax[3].set_ylabel("off-diagonal mass")
 ax[3].set_title("(d) MS / MC vs MF"); ax[3].legend()
 nb.save_figure(fig, "kwon-thm1-alpha", P, t_grid,
               caption=f"Theorem 1 and the α≠1 recursion on {n_runs} runs: max rel. error {max(rel_one, rel_alpha):.1e}; "
@@ -369,12 +370,13 @@ plt.show()
 # margin `gap/(2ε^LΣσ* + (d−r̂)ε^{2L})` by depth — positive everywhere, of order one, so the margin is `Θ(ε^L Σσ*)`.
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(4.6, 1.9))
+fig, ax = plt.subplots(1, 2, figsize=(4.6, 2.1))
 ratio = rhs / lhs
 for k, kind in enumerate(("gaussian", "low_rank", "perturbed", "shared_svd")):
     m = kinds == kind
     ax[0].hist(ratio[m], bins=np.linspace(0, 1.0001, 41), histtype="step", color=OKABE_ITO[k], label=kind)
-ax[0].set_xlabel("‖Σ_A−Σ_B‖² / ‖A−B‖²"); ax[0].set_ylabel("pairs"); ax[0].set_title("(a) Lemma 1"); ax[0].legend(fontsize=5)
+ax[0].set_xlabel(r"$\|\Sigma_A - \Sigma_B\|^2 / \|A - B\|^2$"); ax[0].set_ylabel("pairs"); ax[0].set_title("(a) Lemma 1")
+ax[0].legend(fontsize=6)
 Ls = np.concatenate([np.full(x["res"].gap.size, x["L"]) for x in cor])
 ax[1].boxplot([gap[Ls == L] / scl[Ls == L] for L in C["depths"]], tick_labels=[str(L) for L in C["depths"]],
               flierprops=dict(markersize=2))

@@ -295,7 +295,7 @@ for i in range(g_["r"]):
     for a_ in ax:
         a_.axvline(a14.times[0, i], color=col, ls="--", lw=0.7)
 ax[0].set_yscale("log"); ax[1].set_yscale("log")
-ax[0].set_ylabel("c_val(t)"); ax[1].set_ylabel("c_vec(t)  (u —, v ···)")
+ax[0].set_ylabel(r"$c_{\rm val}(t)$"); ax[1].set_ylabel(r"$c_{\rm vec}(t)$  ($u$ —, $v$ ···)")
 for a_ in ax:
     a_.set_xlabel("iteration t")
 ax[0].legend()
@@ -312,20 +312,21 @@ plt.show()
 # σ_i* later (markers: t̃_i and t_i at 99 % of σ_i*), so its error is larger at every time.
 
 # %%
-fig, ax = plt.subplots(figsize=(3.4, 2.2))
+fig, ax = plt.subplots(figsize=(4.6, 2.2))
 tau14 = it * g_["eta"] * p14.loss_scale
 ode = sv_gradient_flow(sig14[0], g_["depth"], g_["eps"] ** g_["depth"], tau14, dt=max(tau14[-1] / 2e4, 1e-3))
 for i in range(g_["r"]):
     col = OKABE_ITO[i]
     so = run14.rec_orig[:, 0, 0, i]
-    ax.plot(it, so, color=col, label=f"σ_{i + 1} orig (GD)")
-    ax.plot(it, ode[:, i], color=col, ls="--", label=f"σ̃_{i + 1} comp (ODE)")
+    ax.plot(it, so, color=col, label=f"$\\sigma_{i + 1}$ orig (GD)")
+    ax.plot(it, ode[:, i], color=col, ls="--", label=f"$\\tilde\\sigma_{i + 1}$ comp (ODE)")
     ax.axhline(sig14[0, i], color=col, lw=0.5, ls=":")
     for s_, mk in ((so, "o"), (ode[:, i], "s")):
         hit = np.nonzero(s_ >= 0.99 * sig14[0, i])[0]
         if hit.size:
             ax.plot(it[hit[0]], s_[hit[0]], mk, color=col, mfc="none", ms=4)
-ax.set_xlabel("iteration t"); ax.set_ylabel("singular value"); ax.legend(fontsize=5, ncol=2, loc="lower right")
+ax.set_xlabel("iteration $t$"); ax.set_ylabel("singular value")
+ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 t99 = lambda s_, i: first_crossing(s_, it, 0.99 * sig14[0, i])
 ahead = [int(t99(ode[:, i], i) <= t99(run14.rec_orig[:, 0, 0, i], i)) for i in range(g_["r"])]
 nb.check("kwon-fig22-ode-first", "kwon-fig22",
@@ -341,7 +342,7 @@ plt.show()
 # on the x-axis. (b) The gaps against η, log–log, with a slope-1 guide.
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(5.0, 2.0))
+fig, ax = plt.subplots(1, 2, figsize=(5.0, 2.6))
 b0 = 0
 for k, eta in enumerate((etas[0], etas[-1])):
     x = pr[eta]
@@ -352,12 +353,13 @@ for k, eta in enumerate((etas[0], etas[-1])):
 ode_q = sv_gradient_flow(sig_q[b0], q["depth"], q["eps"] ** q["depth"], taus)
 for i in range(q["r"]):
     ax[0].plot(taus, ode_q[:, i], color=OKABE_ITO[i], lw=0.9)
-ax[0].set_xlabel("flow time τ = ηt"); ax[0].set_ylabel("σ_i"); ax[0].legend(); ax[0].set_title("(a) C-DLN vs ODE")
+ax[0].set_xlabel("flow time τ = ηt"); ax[0].set_ylabel(r"$\sigma_i$"); ax[0].legend(); ax[0].set_title("(a) C-DLN vs ODE")
 ax[1].loglog(etas, gap_c, "o-", color=COLORS["comp"], label=f"C-DLN vs ODE (p={ord_c:.2f})")
 ax[1].loglog(etas, gap_o, "s-", color=COLORS["orig"], label=f"orig: Prop. 1 velocity (p={ord_o:.2f})")
 ax[1].loglog(etas, gap_c[0] * np.array(etas) / etas[0], "k:", lw=0.8, label="slope 1")
 ax[1].xaxis.set_minor_formatter(plt.NullFormatter()); ax[1].set_xticks(etas, [f"{e:g}" for e in etas])
-ax[1].set_xlabel("η"); ax[1].set_ylabel("gap"); ax[1].legend(fontsize=5); ax[1].set_title("(b) order of convergence")
+ax[1].set_xlabel("η"); ax[1].set_ylabel("gap"); ax[1].set_title("(b) order of convergence")
+ax[1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.3))
 nb.save_figure(fig, "kwon-prop1", q, runtime,
               caption=f"Proposition 1: GD tracks the flow with gap ∝ η^p, p = {ord_c:.2f} (C-DLN vs ODE), "
                       f"{ord_o:.2f} (original, velocity formula)")
@@ -370,7 +372,7 @@ plt.show()
 # sensing, completion and α > 1 (medians).
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(5.2, 2.0))
+fig, ax = plt.subplots(1, 2, figsize=(5.2, 2.8))
 for b in range(m_["B"]):
     ax[0].plot(main.iterations, main.err_orig[:, b], color=COLORS["orig"], lw=0.5, alpha=0.6)
     ax[0].plot(main.iterations, main.err_comp[:, b], color=COLORS["comp"], lw=0.5, alpha=0.6, ls="--")
@@ -391,7 +393,8 @@ for name, x in ext.items():
                    label=f"{name} α={a:g}")
         k += 1
 ax[1].axhline(1, color="k", lw=0.8)
-ax[1].set_yscale("log"); ax[1].set_xlabel("t / T"); ax[1].set_ylabel("comp / orig error"); ax[1].legend(fontsize=4.5, ncol=2)
+ax[1].set_yscale("log"); ax[1].set_xlabel("t / T"); ax[1].set_ylabel("comp / orig error")
+ax[1].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))
 ax[1].set_title("(b) ratio (≤ 1: Theorem 2)")
 nb.save_figure(fig, "kwon-thm2", dict(main=m_, ext=e_), runtime,
               caption=f"Theorem 2: {n_viol} violations over {m_['B']} MF instances; extensions reported in verification.json")

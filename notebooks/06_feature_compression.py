@@ -240,9 +240,9 @@ for row, act in enumerate((None, "relu")):
         f = fits[(act, L)]
         wang.plot_decay(ax, metrics[(act, L)].D[:L], f, color=COLORS["orig"], fit_color=COLORS["theory"])
         ax.set_title(f"{'linear' if act is None else 'ReLU'}, L={L}: R²={f.r2:.3f}", fontsize=6)
-        ax.set_xlabel("layer l")
-    axes[row, 0].set_ylabel("D_l = tr Σ_W / tr Σ_B")
-fig.tight_layout()
+        ax.set_xlabel("layer $l$")
+        ax.set_ylabel("$D_l$")
+    axes[row, 0].set_ylabel(r"$D_l = \mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_B$")
 nb.save_figure(fig, "talk-t12", P, runtime, caption="Progressive feature compression: D_l with least-squares "
               f"fit of log D_l; min R² linear {lin_r2:.4f}, ReLU {relu_r2:.4f}.")
 plt.show()
@@ -253,10 +253,9 @@ for ax, act in zip(axes, (None, "relu")):
     for j, L in enumerate(P["depths"]):
         wang.plot_separation(ax, metrics[(act, L)], color=OKABE_ITO[j], label=f"L={L}")
     ax.set_title(("linear" if act is None else "ReLU") + " (o: un-centred, x: centred)", fontsize=6)
-    ax.set_xlabel("layer l")
-axes[0].set_ylabel("S_l")
-axes[0].legend(fontsize=5)
-fig.tight_layout()
+    ax.set_xlabel("layer $l$")
+    ax.set_ylabel("$S_l$")
+axes[0].legend(fontsize=6)
 nb.save_figure(fig, "talk-t13", P, runtime, caption="Feature separation S_l (un-centred, [W] code; centred, [T]).")
 plt.show()
 
@@ -269,13 +268,12 @@ for ax, key, title in ((axes[0], "slope12", "tol 1e-12"), (axes[1], "slope6", "t
                 color=OKABE_ITO[list(S["n"]).index(g["n"])], mfc="none" if g["L"] != S["depths"][0] else None)
     lo, hi = ax.get_xlim()
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.7)
-    ax.set_xlabel("log(ε²/n^{1/L})")
+    ax.set_xlabel(r"$\log(\varepsilon^2 / n^{1/L})$")
+    ax.set_ylabel(r"fitted $\log(D_{l+1}/D_l)$")
     ax.set_title(title, fontsize=6)
-axes[0].set_ylabel("fitted log(D_{l+1}/D_l)")
 for i, n in enumerate(S["n"]):
     axes[0].plot([], [], "o", color=OKABE_ITO[i], label=f"n={n}")
-axes[0].legend(fontsize=5)
-fig.tight_layout()
+axes[0].legend(fontsize=6)
 nb.save_figure(fig, "wang-scaling", S, runtime, caption=f"Per-layer compression ratio vs ε²/n^(1/L): p = {fit12.p:.3f}, "
               f"q = {fit12.q:.3f}, constant exp(a) = {math.exp(fit12.a):.3f} (tol 1e-12).")
 plt.show()

@@ -104,11 +104,10 @@ fig, axes = plt.subplots(1, 2, figsize=(5.0, 2.2), sharey=True)
 for ax, act in zip(axes, (None, "relu")):
     for j, e in enumerate(q14["eps"]):
         wang.plot_decay(ax, D14[(act, e)][:q14["depth"]], fit14[(act, e)], color=OKABE_ITO[j], label=f"ε={e:g}")
-    ax.set_xlabel("layer l")
+    ax.set_xlabel("layer $l$")
     ax.set_title("linear" if act is None else "ReLU", fontsize=7)
-axes[0].set_ylabel("D_l")
-axes[0].legend(fontsize=5)
-fig.tight_layout()
+axes[0].set_ylabel("$D_l$")
+axes[0].legend(fontsize=6)
 nb.save_figure(fig, "talk-t14", q14, rt14, caption="D_l for several ε with log-linear fits; smaller ε decays "
               "faster (per-layer ratio ∝ ε²).")
 plt.show()
@@ -145,7 +144,6 @@ ax.set_xlabel("iteration t")
 ax.set_ylabel("training loss")
 ax.set_title(f"GD, η = {q15['eta']:g}, L = {q15['depth']}", fontsize=7)
 ax.legend(fontsize=6)
-fig.tight_layout()
 nb.save_figure(fig, "talk-t15", q15, rt15, caption=f"Smaller ε: longer plateau (exits at t = {exit_it}).")
 plt.show()
 
@@ -179,9 +177,8 @@ for row, act in enumerate((None, "relu")):
         wang.plot_decay(ax, D16[(act, ini)][:q16["depth"]], f, color=COLORS["orig"], fit_color=COLORS["theory"])
         ax.set_title(f"{'linear' if act is None else 'ReLU'}, {ini}: R²={f.r2:.3f}", fontsize=6)
         if row == 1:
-            ax.set_xlabel("layer l")
-    axes[row, 0].set_ylabel("D_l")
-fig.tight_layout()
+            ax.set_xlabel("layer $l$")
+        ax.set_ylabel("$D_l$")
 nb.save_figure(fig, "talk-t16", q16, rt16, caption="D_l for orthogonal, Gaussian and uniform inits (Frobenius-"
               "matched) with log-linear fits.")
 plt.show()

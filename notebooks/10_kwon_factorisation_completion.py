@@ -157,7 +157,7 @@ nb.check("kwon-fig02-incremental", "kwon-fig02", "orig learns the singular value
 summary["fig02"] = dict(violations=viol2, comp_first=bool(it_c < it_o))
 
 # %%
-fig, ax = plt.subplots(1, 3, figsize=(6.8, 2.1))
+fig, ax = plt.subplots(1, 3, figsize=(6.8, 2.4))
 k = min(pre["r_hat"], o["sv"].shape[1])
 for i in range(k):
     ax[0].plot(o.iterations, o["sv"][:, i], color=OKABE_ITO[i % 8] if i < pre["r"] else "0.6", lw=1)
@@ -167,7 +167,7 @@ ax[0].set(xlabel="iteration", ylabel=r"$\sigma_i(W_{L:1}(t))$, original", title=
 C.plot_iter_time(ax[1:], res2)
 ax[1].set_title("recovery error")
 ax[2].set_title("recovery error")
-ax[1].legend()
+fig.legend(*ax[1].get_legend_handles_labels(), loc="outside upper center", ncol=3)  # the time panel moves with timing
 nb.save_figure(fig, "kwon-fig02", P["fig02"], secs2,
               caption=f"Deep MC (d={pre['d']}, r={pre['r']}, p={pre['p']}): orig singular values; comp vs orig error "
                       f"(violations {viol2}/{n2}).")
@@ -347,7 +347,7 @@ for cur in curves18:
 summary["fig18"] = {k: v[0] for k, v in rec18.items()}
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.1), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.4), sharey=True)
 for ax, k in zip(axes, pre["kinds"]):
     for cur, ls in zip([c for c in curves18 if c.label.startswith(k)], ["-", "-."]):
         ax.plot(cur.iterations, cur["recovery_error"], color=COLORS["orig"], ls=ls,
@@ -355,7 +355,7 @@ for ax, k in zip(axes, pre["kinds"]):
     ax.plot(comp18[k].iterations, comp18[k]["recovery_error"], color=COLORS["comp"], ls="--", label="C-DLN")
     ax.set(yscale="log", xlabel="iteration", title=f"deep {k.upper()}")
 axes[0].set_ylabel("recovery error")
-axes[0].legend()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=3)
 nb.save_figure(fig, "kwon-fig18", P["fig18"], secs18,
               caption="Original DLN with small random init vs C-DLN; violations "
                       + ", ".join(f"{k}: {v[0]}/{v[1]}" for k, v in rec18.items()))

@@ -208,19 +208,22 @@ nb.check("kwon-fig16-no-divergence-in-range", "kwon-fig16", "no α ∈ [0.5, 10]
 summary["fig16"] = dict(converged=int(conv.sum()), diverged_large=[float(a) for a in diverged_large])
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.2))
+fig, axes = plt.subplots(1, 2, figsize=(6.8, 2.5))
 ok = np.isfinite(its)
-axes[0].plot(al[ok], its[ok] / 100, "o", color=COLORS["comp"], label="C-DLN")
-axes[0].axhline(orig16.iterations / 100, color=COLORS["orig"], label="Original DLN")
-axes[1].plot(al[ok], tim[ok], "o", color=COLORS["comp"], label="C-DLN")
-axes[1].axhline(orig16.train_s, color=COLORS["orig"], label="Original DLN")
+axes[0].plot(al[ok], its[ok], "o", color=COLORS["comp"], label="C-DLN")
+axes[0].axhline(orig16.iterations, color=COLORS["orig"], label="Original DLN")
+axes[1].plot(al[ok], tim[ok], "o", color=COLORS["comp"])
+axes[1].axhline(orig16.train_s, color=COLORS["orig"])
 for a_ in al[~np.isfinite(its)]:
     for ax in axes:
         ax.axvline(a_, color=OKABE_ITO[3], ls=":" if a_ in diverged_large else "-.", lw=0.8)
-axes[0].set(xscale="log", yscale="log", xlabel="α", ylabel="iterations to tol (×100)")
+if diverged_large.size:
+    axes[0].plot([], [], ls=":", color=OKABE_ITO[3], lw=0.8, label="α that diverged (flagged)")
+if unstable_large.size:
+    axes[0].plot([], [], ls="-.", color=OKABE_ITO[3], lw=0.8, label="α not converged, not diverged")
+axes[0].set(xscale="log", yscale="log", xlabel="α", ylabel=f"iterations until loss ≤ {pre['tol']:g}")
 axes[1].set(xscale="log", yscale="log", xlabel="α", ylabel="total time (s)")
-axes[0].legend()
-axes[0].set_title("dotted: diverged (flagged); dash-dot: no convergence")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=4)
 nb.save_figure(fig, "kwon-fig16", P["fig16"], secs16,
               caption="α ablation, MC (d=100, r=5, p=0.2): iterations and time to tol 1e-10; diverged α: "
                       f"{', '.join(f'{a:g}' for a in diverged_large) or 'none'}; not converged (not diverged): "
@@ -283,7 +286,7 @@ ax.bar(x, [rw.train_s for rw in rows3], color=[COLORS["orig" if rw.method == "DL
        label="training")
 ax.bar(x, [rw.svd_s for rw in rows3], bottom=[rw.train_s for rw in rows3], color="k", label="SVD")
 ax.set_xticks(x, [f"{rw.method}\nd={rw.d}" for rw in rows3])
-ax.set(ylabel="seconds (this machine)", yscale="log")
+ax.set(xlabel="method and size $d$", ylabel="seconds (this machine)", yscale="log")
 nb.save_figure(fig, "kwon-tab3", P["tab3"], secs3,
               caption="Table 3: SVD, training and total time; the .md/.csv beside this file hold the numbers "
                       "with the paper's.")

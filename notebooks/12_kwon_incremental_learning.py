@@ -295,9 +295,9 @@ fig, (a1, a2) = plt.subplots(1, 2, figsize=(6.4, 2.4))
 ki.plot_singular_values(a1, [run13])
 ki.plot_singular_values(a2, [run13], n_trailing=run13.r, logy=True, star_lines=False)
 a2.axhline(epsL, color="k", ls=":", lw=0.8)
-a2.legend(handles=[plt.Line2D([], [], color="k", ls=":", lw=0.8, label=r"$\varepsilon^L$"), LEG[1]], loc="center right")
-a1.set_title(f"σ_1..σ_{run13.r} (dotted: σ_i*)", loc="left")
-a2.set_title(f"σ_1..σ_{2 * run13.r}, log scale", loc="left")
+a2.legend(handles=[plt.Line2D([], [], color="k", ls=":", lw=0.8, label=r"$\varepsilon^L$"), LEG[1]], loc="upper left")
+a1.set_title(f"$\\sigma_1, \\ldots, \\sigma_{{{run13.r}}}$ (dotted: $\\sigma_i^*$)", loc="left")
+a2.set_title(f"$\\sigma_1, \\ldots, \\sigma_{{{2 * run13.r}}}$, log scale", loc="left")
 nb.save_figure(fig, "kwon-fig13", dict(P, problem="mf", r=run13.r), RUNTIME[("mf", "r5")],
               caption="Close-up of incremental learning in MF, r = 5 (the Fig. 4 run, original DLN): σ_i(W_{L:1}(t)) "
                       f"with σ_i*; trailing values stay at ε^L (max relative change {tail_change:.1e}).")

@@ -154,16 +154,26 @@ nb.check("talk-t07-iterations", "talk-t07",
 # training loss against wall-clock time.
 
 # %%
-fig = plt.figure(figsize=(7.0, 2.35))
-ax = fig.add_subplot(1, 3, 1, projection="3d")
+def pc_axes(fig):
+    """The left panel of T7/T9: a 3-D axes for a trajectory in the top three PCs, labelled, with room for its
+    z-label (constrained layout does not see it)."""
+    ax = fig.add_subplot(1, 3, 1, projection="3d")
+    ax.set_box_aspect(None, zoom=0.75)
+    ax.set_xlabel("PC 1", labelpad=-4); ax.set_ylabel("PC 2", labelpad=-4); ax.set_zlabel("PC 3", labelpad=0)
+    ax.tick_params(labelsize=6, pad=-1)
+    for a_ in (ax.xaxis, ax.yaxis, ax.zaxis):
+        a_.set_major_locator(plt.MaxNLocator(3))
+    fig.get_layout_engine().set(wspace=0.12)
+    return ax
+
+
+fig = plt.figure(figsize=(7.0, 3.0))
+ax = pc_axes(fig)
 pw, pc = res7.pc_wide, res7.pc_comp
 ax.plot(*pw.T, color=COLORS["orig"], lw=2.2, label="original (wide)")
 ax.plot(*pc.T, color=COLORS["comp"], ls="--", lw=1.2, label="compressed")
 ax.scatter(*pw[0], marker="*", s=60, color="k", label="init", depthshade=False)
-ax.set_box_aspect(None, zoom=0.85)
-ax.set_xlabel("PC 1", labelpad=-8); ax.set_ylabel("PC 2", labelpad=-8); ax.set_zlabel("PC 3", labelpad=-10)
-ax.tick_params(labelsize=5, pad=-3)
-ax.legend(loc="upper left", fontsize=6)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=6, ncol=2)
 ax = fig.add_subplot(1, 3, 2)
 tiny = 1e-18  # log axis: exact zeros are drawn at 1e-18
 ax.plot(res7.iterations_wide, np.maximum(eq7.norm, tiny), "o", mfc="none", ms=2.5, color=COLORS["comp"],
@@ -171,19 +181,19 @@ ax.plot(res7.iterations_wide, np.maximum(eq7.norm, tiny), "o", mfc="none", ms=2.
 ax.plot(res7.iterations_wide, np.maximum(eq7.residual, tiny), "s", mfc="none", ms=2.5, color=COLORS["orig"],
         label=r"$\|\Delta W-\rho^L U_{L,2}V_{1,2}^\top\|_F/(\sqrt{m}\rho^L)$")
 ax.axhline(1e-6, color=COLORS["theory"], lw=0.8, ls=":", label="tolerance (norm)")
-ax.set_yscale("log"); ax.set_xlabel("iteration t"); ax.set_ylabel("relative deviation")
+ax.set_yscale("log"); ax.set_xlabel("iteration $t$"); ax.set_ylabel("relative deviation")
 ax.set_ylim(top=1e-2)
 ax.set_title(rf"$\Delta W = W_{{L:1}}-W_{{\rm comp}}$; $\sqrt{{m}}\rho^L \approx$ "
              rf"{math.sqrt(res7.m) * rho7[-1] ** q7['L']:.1e}", fontsize=7)
-ax.legend(fontsize=5.5, loc="upper left")
+ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.25))
 ax = fig.add_subplot(1, 3, 3)
 ax.plot(res7.time_wide, res7.loss_wide, color=COLORS["orig"], lw=2.2, label="original (wide)")
 ax.plot(res7.time_comp, res7.loss_comp, color=COLORS["comp"], ls="--", label="compressed")
 ax.set_yscale("log"); ax.set_xlabel("time (s)"); ax.set_ylabel("training loss (mean)")
 ax.set_ylim(bottom=q7["tol"] / 10)
-ax.legend(fontsize=6)
+ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.25))  # below: the curves move with the timing
 fig.suptitle(f"T7: deep MF, d = {q7['d']}, r = {q7['r']} (width 2r̂ = {2 * q7['r_hat']}), L = {q7['L']}, "
-             f"ε = {q7['eps']:g}, η_eff = {eta7 * prob7.loss_scale:.2g}", fontsize=8)
+             f"ε = {q7['eps']:g}, $\\eta_{{\\rm eff}}$ = {eta7 * prob7.loss_scale:.2g}", fontsize=8)
 pdf = nb.save_figure(fig, "talk-t07", dict(q7, eta_mean=eta7, eta_eff=eta7 * prob7.loss_scale,
                                                code_preset=T7_CODE,
                                                note="ε = 0.05 instead of the talk's 1e-3 (CPU budget); see notebook 13"),
@@ -270,26 +280,22 @@ nb.check("talk-t09-frozen-strays", "talk-t09",
 sty = {"wide": dict(color=COLORS["orig"], lw=2.2, label="original (wide)"),
        gg: dict(color=OKABE_ITO[5], ls="--", lw=1.3, label=r"$W^{(\gamma)}_{\rm comp}$, γ = 0.01"),
        g0: dict(color=COLORS["comp"], lw=1.2, label=r"$W^{(0)}_{\rm comp}$, γ = 0")}
-fig = plt.figure(figsize=(7.0, 2.35))
-ax = fig.add_subplot(1, 3, 1, projection="3d")
+fig = plt.figure(figsize=(7.0, 2.8))
+ax = pc_axes(fig)
 for k in ("wide", gg, g0):
     ax.plot(*X9[k]["pc"].T, **sty[k])
 ax.scatter(*X9["wide"]["pc"][0], marker="*", s=60, color="k", label="init", depthshade=False)
-ax.set_box_aspect(None, zoom=0.85)
-ax.set_xlabel("PC 1", labelpad=-8); ax.set_ylabel("PC 2", labelpad=-8); ax.set_zlabel("PC 3", labelpad=-10)
-ax.tick_params(labelsize=5, pad=-3)
-ax.legend(loc="upper left", fontsize=5.5)
+ax3d = ax
 for j, xkey in enumerate(("iterations", "seconds")):
     ax = fig.add_subplot(1, 3, 2 + j)
     for k in ("wide", gg, g0):
         tr = R9[k]
-        x = tr.iterations / 100 if xkey == "iterations" else tr.seconds
+        x = tr.iterations if xkey == "iterations" else tr.seconds
         ax.plot(x, tr.test_error, **{kk: v for kk, v in sty[k].items()})
     ax.set_yscale("log")
-    ax.set_xlabel("iteration (×100)" if xkey == "iterations" else "time (s)")
-    if j == 0:
-        ax.set_ylabel("recovery error (MSE, unobserved)")
-ax.legend(fontsize=5.5)
+    ax.set_xlabel("iteration" if xkey == "iterations" else "time (s)")
+    ax.set_ylabel("recovery error (MSE, unobserved)")
+fig.legend(*ax3d.get_legend_handles_labels(), loc="outside lower center", ncol=4)
 fig.suptitle(f"T9: deep MC, d = {q9['d']}, r = {q9['r']}, p = {q9['p']}, L = {q9['L']}, ε = {q9['eps']:g}",
              fontsize=8)
 pdf = nb.save_figure(fig, "talk-t09", dict(q9, eta_mean=eta9, eta_eff=eta9 * prob9.loss_scale,

@@ -189,9 +189,10 @@ def rmse_axis(ax):
 
 if HAVE:
     ncol = 3 if full else 2
-    fig, axes = plt.subplots(1, ncol, figsize=(2.4 * ncol, 2.3))
+    fig, axes = plt.subplots(1, ncol, figsize=(2.4 * ncol, 2.6))
     curves = [(wide, COLORS["orig"], "Original DLN"), (comp, COLORS["comp"], f"C-DLN (α = {P['alpha']:g})"),
               (alt, COLORS["altmin"], "AltMin")]
+    where = f"{split.shape[0]}×{split.shape[1]} block" if P["users"] else "MovieLens-100K"
     for ax, xkey in zip(axes[:2], ("iterations", "wall_time")):
         for c, col, lab in curves:
             x = getattr(c, xkey)
@@ -202,19 +203,26 @@ if HAVE:
         ax.set_xlabel("iteration" if xkey == "iterations" else "time (s)")
         ax.set_ylabel("held-out ½·MSE")
         rmse_axis(ax)
-    axes[0].set_title(f"{split.shape[0]}×{split.shape[1]} block" if P["users"] else "MovieLens-100K")
-    axes[0].legend(fontsize=6)
+    axes[0].set_title(f"{where}: per iteration")
+    axes[1].set_title(f"{where}: per second")
     if full:
         ax = axes[2]
+        top = 12.0  # AltMin leaves the panel: its exit is marked (▲) and its final value given in the legend
         for k, col in (("cdln", COLORS["comp"]), ("altmin", COLORS["altmin"])):
             ax.plot(full[k].wall_time, full[k]["heldout"], color=col)
         ax.set_yscale("log")
-        ax.set_ylim(0.3, 12)  # AltMin leaves the panel: see the printed numbers
+        ax.set_ylim(0.3, top)
+        out = np.flatnonzero(np.asarray(full["altmin"]["heldout"]) > top)
+        if out.size:
+            ax.plot(full["altmin"].wall_time[out[0]], top, "^", color=COLORS["altmin"], ms=5, clip_on=False,
+                    label=f"AltMin leaves the right panel (final {SF['altmin']['final']:.1f})")
         ax.set_xlabel("time (s)")
         ax.set_ylabel("held-out ½·MSE")
         ax.set_title("full 943×1682 (no wide DLN)")
         rmse_axis(ax)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    extra = axes[-1].get_legend_handles_labels() if full else ([], [])
+    fig.legend(handles + extra[0], labels + extra[1], loc="outside upper center", ncol=len(handles) + len(extra[0]))
     runtime = time.perf_counter() - t_start
     nb.save_figure(fig, "kwon-fig07", dict(P, preset=PRESET), runtime,
                   caption=f"MovieLens-100K completion, preset '{PRESET}' on {nb.device_name}: held-out ½·MSE "
@@ -262,7 +270,7 @@ if HAVE:
 
 # %%
 if HAVE:
-    fig, axes = plt.subplots(1, 2, figsize=(5.0, 2.3))
+    fig, axes = plt.subplots(1, 2, figsize=(6.0, 2.3))
     cmap = plt.get_cmap("viridis")
     for j, (a, c) in enumerate(sweep.items()):
         col = cmap(j / max(len(sweep) - 1, 1))
@@ -278,8 +286,9 @@ if HAVE:
         ax.set_xlabel(lab)
         ax.set_ylabel("held-out ½·MSE")
         rmse_axis(ax)
-    axes[0].legend(fontsize=5.5)
-    fig.tight_layout()
+    if any(c.diverged_at >= 0 for c in sweep.values()):
+        axes[0].plot([], [], "kx", ls="none", label="diverged (frozen)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center")
     nb.save_figure(fig, "kwon-fig17", dict(P, preset=PRESET), time.perf_counter() - t_alpha,
                   caption=f"α ablation of C-DLN on MovieLens ({split.shape[0]}×{split.shape[1]}, preset '{PRESET}', "
                           f"{nb.device_name}): final held-out ½·MSE " +

@@ -46,6 +46,7 @@ def _png(title: str, color: str) -> tuple:
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1, 2], [2, 1, 0.5], color=color)
     ax.set_title(title)
+    ax.set(xlabel="x", ylabel="y")
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return fig, buf.getvalue()

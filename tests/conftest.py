@@ -11,6 +11,7 @@ import tempfile
 
 os.environ.setdefault("DLN_DEVICE", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("DLN_LINT", "1")  # every figure a test saves is linted (dlnlib.report.lint)
 _TMP = tempfile.mkdtemp(prefix="dlnlib-tests-")
 os.environ.setdefault("DLN_RESULTS_DIR", os.path.join(_TMP, "results"))
 os.environ.setdefault("DLN_FIGURES_DIR", os.path.join(_TMP, "figures"))

@@ -40,7 +40,7 @@ def _figure(title=""):
     x = np.linspace(0, 1, 50)
     ax.plot(x, x**2, color=COLORS["orig"], label="orig")
     ax.semilogy(x, np.exp(-5 * x) + 1e-3, color=OKABE_ITO[1], label="comp")
-    ax.set(xlabel="iteration $t$", title=title)
+    ax.set(xlabel="iteration $t$", ylabel="value", title=title)
     ax.legend()
     return fig
 
@@ -86,7 +86,7 @@ def test_save_figure_is_byte_identical_and_matches_a_plain_savefig(tmp_path):
     assert first["png"].startswith(b"\x89PNG")
     info = json.loads(first["json"])
     assert (info["figure"], info["scale"], info["preset"], info["caption"], info["runtime_s"]) == (
-        "test-fig", "ci", "ci", "cap", 1.23)
+        "test-fig", "ci", "ci", "cap (ci scale)", 1.23)  # the caption names the scale
     assert info["params"] == {"d": 10, "eta": 0.1, "grid": [0, 1, 2], "nested": {"x": [1, 2]}, "bad": "inf"}
     assert isinstance(info["device"], str) and info["device"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries or journals left
@@ -94,7 +94,7 @@ def test_save_figure_is_byte_identical_and_matches_a_plain_savefig(tmp_path):
 
 def test_a_failing_writer_leaves_the_old_set_and_no_temporaries(tmp_path):
     fig = _figure("old")
-    RF.save_figure(fig, "fig", tmp_path, scale="ci")
+    RF.save_figure(fig, "fig", tmp_path, scale="ci", caption="old")
     old = _set(tmp_path)
 
     class Boom(Exception):
@@ -169,7 +169,7 @@ def test_a_writer_killed_while_rendering_leaves_the_old_set_intact(tmp_path):
     assert stale and all(n.startswith((".fig.pdf.", ".fig.png.")) for n in stale)
     RF.save_figure(_figure("new"), "fig", folder, scale="ci", caption="new", device="cpu: test")
     assert sorted(p.name for p in folder.iterdir()) == ["fig.json", "fig.pdf", "fig.png"]  # stale temporaries cleaned
-    assert json.loads(_set(folder)["json"])["caption"] == "new"
+    assert json.loads(_set(folder)["json"])["caption"] == "new (ci scale)"
 
 
 def test_a_writer_killed_between_the_moves_is_completed_by_the_next_write(tmp_path):
@@ -183,7 +183,7 @@ def test_a_writer_killed_between_the_moves_is_completed_by_the_next_write(tmp_pa
     assert [p.name for p in folder.glob(".*.set")]  # the journal says what is left to move
     _files.recover(folder)  # what every later write in the folder does first
     got = _set(folder)
-    assert (got["pdf"], got["png"]) == (new["pdf"], new["png"]) and json.loads(got["json"])["caption"] == "new"
+    assert (got["pdf"], got["png"]) == (new["pdf"], new["png"]) and json.loads(got["json"])["caption"] == "new (ci scale)"
     assert sorted(p.name for p in folder.iterdir()) == ["fig.json", "fig.pdf", "fig.png"]
 
 
@@ -194,6 +194,21 @@ def test_temporaries_of_live_writers_are_kept(tmp_path):
     dead.write_text("left by a killed writer")
     _files.recover(tmp_path)
     assert mine.exists() and not dead.exists()
+
+
+def test_a_figure_placed_by_hand_is_saved_as_placed(tmp_path):
+    """layout="none" under the style's constrained layout: savefig would switch constrained layout on after the
+    PDF, so the PNG would show another layout; save_figure pins the layout first."""
+    use_style()
+    fig = plt.figure(figsize=(4, 3), layout="none")
+    ax = fig.add_gridspec(1, 1, left=0.2, right=0.9, bottom=0.2, top=0.5).subplots()
+    ax.plot([0, 1], [0, 1])
+    ax.set(xlabel="x", ylabel="y")
+    RF.save_figure(fig, "placed", tmp_path, scale="ci", caption="c", device="cpu: t")
+    assert ax.get_position().y1 == pytest.approx(0.5)  # not re-laid out by constrained layout
+    fig.savefig(tmp_path / "again.png", metadata=RF.PNG_METADATA)
+    assert (tmp_path / "again.png").read_bytes() == (tmp_path / "placed.png").read_bytes()
+    plt.close(fig)
 
 
 def test_a_set_must_share_one_folder(tmp_path):

@@ -58,6 +58,7 @@ def test_the_preset_is_recorded_in_rows_figures_tables_and_captions(figdir):
     assert [(r["claim"], r["preset"], r["scale"]) for r in rows] == [("c", "cpu", "paper"), ("s", "cpu", "paper")]
     fig, ax = plt.subplots()
     ax.plot([0, 1])
+    ax.set(xlabel="x", ylabel="y")
     S.save_figure(fig, "fig-a", {"n": 2}, 1.0, caption="A figure.")
     S.save_figure(fig, "fig-b", {"n": 2}, 1.0, caption="Preset 'cpu' on this machine.")
     plt.close(fig)

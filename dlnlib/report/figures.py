@@ -5,6 +5,8 @@
 - The figures root is ``DLN_FIGURES_DIR`` if set, else the workbook's ``figures/`` when working inside the
   checkout (the current directory is the repository root or its ``notebooks/``), else ``./figures`` of the
   current directory — a user's own script never writes into the installed package's tree.
+- Every caption names the run's scale (``"… (ci scale)"``, :func:`scale_caption`) unless it names the scale or
+  preset already; with ``DLN_LINT=1`` a figure is checked by :mod:`dlnlib.report.lint` once written.
 - A figure ``<id>`` is saved as ``<id>.pdf`` (fixed metadata: byte-identical reruns), ``<id>.png`` and ``<id>.json``
   (the parameters it was drawn from, scale, preset, device, runtime, caption), written as one set
   (:mod:`dlnlib.report._files`): a writer killed mid-way leaves the previous set intact.
@@ -16,6 +18,7 @@ import os
 import platform
 from pathlib import Path
 
+from . import lint
 from ._files import dumps, write_files
 
 SCALES = ("ci", "paper")
@@ -99,19 +102,56 @@ def figure_info(fig_id: str, *, scale: str, preset: str, device: str, params: di
             "runtime_s": None if runtime_s is None else round(runtime_s, 2), "params": params or {}}
 
 
+def scale_caption(caption: str, scale: str, preset: str | None = None) -> str:
+    """``caption`` with its scale named (``" (ci scale)"`` appended) unless it names the scale or preset already
+    (:func:`lint.caption_names_scale`); an empty caption stays empty (the linter reports it).
+
+    >>> scale_caption("Errors.", "ci"), scale_caption("Errors (preset 'cpu').", "paper", "cpu"), scale_caption("", "ci")
+    ('Errors. (ci scale)', "Errors (preset 'cpu').", '')
+    """
+    if not caption.strip() or lint.caption_names_scale(caption, scale, preset):
+        return caption
+    return f"{caption.rstrip()} ({scale} scale)"
+
+
+def pin_layout(fig) -> None:
+    """Keep a figure placed by hand (``layout="none"``) placed by hand: give it a do-nothing layout engine.
+
+    Without one, ``savefig`` ends by restoring "no engine", which under the style's
+    ``figure.constrained_layout.use: True`` turns constrained layout *on*: the next file of the set (the PNG after
+    the PDF) would be laid out differently from the first.
+
+    >>> import matplotlib.pyplot as plt; fig = plt.figure(layout="none"); pin_layout(fig)
+    >>> type(fig.get_layout_engine()).__name__, fig.get_layout_engine().adjust_compatible
+    ('PlaceHolderLayoutEngine', True)
+    """
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine(PlaceHolderLayoutEngine(adjust_compatible=True, colorbar_gridspec=True))
+
+
 def save_figure(fig, fig_id: str, folder: Path, *, scale: str, preset: str | None = None, params: dict | None = None,
                 runtime_s: float | None = None, caption: str = "", device: str | None = None) -> Path:
     """Save ``fig`` as ``<id>.pdf``, ``<id>.png`` and ``<id>.json`` in ``folder``, as one set; return the PDF's path.
 
     The PDF carries fixed metadata (no dates), so a rerun from the same numbers is byte-identical. ``preset``
-    defaults to ``scale``; ``device`` (a description, :func:`device_name`) to the default device's.
+    defaults to ``scale``; ``device`` (a description, :func:`device_name`) to the default device's. The caption
+    gets the scale named (:func:`scale_caption`). With ``DLN_LINT=1`` the figure is then linted
+    (:func:`lint.check_figure`): a broken rule raises :class:`lint.FigureLintError` naming the figure and the rules;
+    the files are written first (the same bytes as without the linter), so the faulty figure can be looked at
+    (``DLN_LINT=warn``: a warning instead).
     """
     folder = Path(folder)
-    info = figure_info(fig_id, scale=validate_scale(scale), preset=preset or scale, device=device or device_name(),
-                       params=params, runtime_s=runtime_s, caption=caption)
+    preset = preset or scale
+    info = figure_info(fig_id, scale=validate_scale(scale), preset=preset, device=device or device_name(),
+                       params=params, runtime_s=runtime_s, caption=scale_caption(caption, scale, preset))
+    pin_layout(fig)
     write_files({
         folder / f"{fig_id}.pdf": lambda t: fig.savefig(t, format="pdf", metadata=PDF_METADATA),
         folder / f"{fig_id}.png": lambda t: fig.savefig(t, format="png", metadata=PNG_METADATA),
         folder / f"{fig_id}.json": lambda t: t.write_text(dumps(info, sort_keys=True), encoding="utf-8"),
     })
+    if lint.mode() != "off":  # after writing: the linter's own draw never changes the files
+        lint.check_figure(fig, fig_id, info, lint.mode())
     return folder / f"{fig_id}.pdf"

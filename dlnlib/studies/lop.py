@@ -372,24 +372,49 @@ def expand_angles(ev: SVDEvolution, side: str = "right") -> np.ndarray:
     return np.concatenate([A[:, :k], np.repeat(A[:, k:k + 1], n - 2 * k, 1), A[:, k + 1:]], 1)
 
 
+def svd_color_key(n: int, k: int, middle: str = "invariant block") -> list:
+    """Legend handles for the index colours of :func:`plot_svd3d` and :func:`plot_svd_lines` (``n`` indices, top and
+    bottom ``k``): put them in a legend, e.g. ``fig.legend(handles=svd_color_key(30, 3), loc="outside lower center")``.
+
+    >>> [h.get_label() for h in svd_color_key(30, 3)][1:]
+    ['middle 24 (invariant block)', 'bottom 3 ($i > 27$)']
+    """
+    from matplotlib.lines import Line2D
+
+    cols = _index_colors(n, k)
+    return [Line2D([], [], color=cols[0], lw=1.5, label=f"top {k} ($i \\leq {k}$)"),
+            Line2D([], [], color=cols[k], lw=1.5, label=f"middle {n - 2 * k} ({middle})"),
+            Line2D([], [], color=cols[-1], lw=1.5, label=f"bottom {k} ($i > {n - k}$)")]
+
+
 def plot_svd3d(fig, spec, ev: SVDEvolution, title_prefix: str = "", logt: bool = False) -> list:
     """Three 3-D panels into ``fig`` at subplot specs ``spec``: singular values, right- and left-vector angles
-    (degrees) over (index i, iteration t) — talk-t04/t05/t06."""
+    (degrees) over (index i, iteration t) — talk-t04/t05/t06. Colours by index (:func:`svd_color_key` gives
+    their legend); the panels' titles say what each shows, the z-labels its unit."""
+    from matplotlib.ticker import MaxNLocator
+
     k, n = ev.k, ev.sv.shape[1]
-    panels = [(ev.sv, "singular value"), (np.degrees(expand_angles(ev, "right")), "∠(v_i(t), v_i(1)) [°]"),
-              (np.degrees(expand_angles(ev, "left")), "∠(u_i(t), u_i(1)) [°]")]
+    panels = [(ev.sv, "singular values $\\sigma_i(t)$", "$\\sigma_i$"),
+              (np.degrees(expand_angles(ev, "right")), "$\\angle(v_i(t), v_i(1))$", "angle [°]"),
+              (np.degrees(expand_angles(ev, "left")), "$\\angle(u_i(t), u_i(1))$", "angle [°]")]
     cols = _index_colors(n, k)
     axs = []
-    for j, (A, lab) in enumerate(panels):
+    for j, (A, title, zlabel) in enumerate(panels):
         ax = fig.add_subplot(spec[j], projection="3d")
         keep = ev.iterations > 0 if logt else slice(None)
         tt = np.log10(ev.iterations[keep]) if logt else ev.iterations
         for i in range(n):
             ax.plot(np.full(len(tt), i + 1), tt, A[keep, i], color=cols[i], lw=0.7)
-        ax.set_xlabel("index i", labelpad=-8, fontsize=6)
-        ax.set_ylabel("log₁₀ t" if logt else "iteration t", labelpad=-8, fontsize=6)
-        ax.set_title(f"{title_prefix}{lab}", fontsize=6)
-        ax.tick_params(labelsize=4, pad=-3)
+        ax.set_xlim(1, n)
+        ax.set_xlabel("index $i$")
+        ax.set_ylabel("$\\log_{10} t$" if logt else "iteration $t$")
+        ax.set_zlabel(zlabel)
+        ax.set_title(f"{title_prefix}{title}")
+        ax.tick_params(labelsize=6, pad=0)
+        ax.set_box_aspect(None, zoom=0.9)
+        ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(4))
+        ax.zaxis.set_major_locator(MaxNLocator(4))
         ax.view_init(elev=25, azim=-60)
         axs.append(ax)
     return axs
@@ -407,11 +432,13 @@ def plot_svd_lines(ax_sv, ax_ang, ev: SVDEvolution, rho: np.ndarray | None = Non
     if rho is not None:
         ax_sv.plot(ev.iterations, np.abs(rho), "k--", lw=1.2, label="ρ(t) recursion")
     ax_sv.set_title(f"{title}singular values", fontsize=7)
+    ax_sv.set_ylabel("$\\sigma_i(t)$")
     A = np.degrees(ev.right if side == "right" else ev.left)
     for i in range(k):
         ax_ang.plot(ev.iterations, A[:, i], color=cols[i], lw=0.8)
         ax_ang.plot(ev.iterations, A[:, k + 1 + i], color=cols[n - k + i], lw=0.8)
     ax_ang.plot(ev.iterations, A[:, k], color="0.5", lw=1.6, label="middle block (principal angle)")
     v = "v" if side == "right" else "u"
-    ax_ang.set_title(f"{title}∠({v}_i(t), {v}_i(ref))", fontsize=7)
+    ax_ang.set_title(f"{title}$\\angle({v}_i(t), {v}_i({{\\rm ref}}))$", fontsize=7)
     ax_ang.set_xlabel("iteration")
+    ax_ang.set_ylabel("angle [°]")

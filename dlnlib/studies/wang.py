@@ -324,12 +324,14 @@ def decay_vs_prediction(D: np.ndarray, eps: float, n: int, depth: int, predict=p
 def plot_decay(ax, D: np.ndarray, fit: DecayFit, *, color=None, fit_color=None, label: str | None = None,
                fit_label: str | None = None, ms: float = 3) -> None:
     """``D_l (n_layers,)`` against ``l = 0, 1, …`` on a log axis (markers) with the fitted line
-    ``exp(a + b·l)`` dashed (``fit_color``, default ``color``)."""
+    ``exp(a + b·l)`` dashed (``fit_color``, default ``color``); the y-label is ``$D_l$`` unless ``ax`` has one."""
     ls = np.arange(len(D))
     ax.plot(ls, D, "o", ms=ms, color=color, label=label)
     ax.plot(ls, np.exp(fit.intercept + fit.slope * ls), "--", lw=0.8,
             color=fit_color if fit_color is not None else color, label=fit_label)
     ax.set_yscale("log")
+    if not ax.get_ylabel():
+        ax.set_ylabel("$D_l$")
 
 
 def plot_separation(ax, m: LayerMetrics, *, color=None, label: str | None = None, centred: bool = True,
