@@ -48,6 +48,16 @@ _BLOCK_S = 5e-3
 """Target seconds of steps between two reads of the ring (the per-block work, ~50 µs, is then ~1 % of them)."""
 _REPACK = 0.125
 """Repack a batch once this fraction of its working members (at least one) has stopped and been frozen."""
+DIVERGENCE_FACTOR = {"gd": 1e10, "momentum": 1e6, "adam": 1e6}
+"""The default ``divergence_factor`` of :func:`train` per optimiser: a run diverged when a checked loss exceeds
+this factor × its initial loss. Plain GD above its stability bound grows geometrically and reaches ``inf``
+within tens of steps, so ``1e10`` only shortens that. Adam's per-entry step is about ``η`` whatever the gradient,
+so a too large ``η`` does not blow up: the loss climbs to a high level and oscillates there (a 10×10 completion,
+``L = 3``, Adam ``η = 10``: a peak at 4e8 × the initial loss, then ~5×; ``η = 30``: 3e11×, then 1e6×), and
+heavy-ball momentum can overshoot before it blows up; for both the limit is ``1e6`` × the initial loss (Adam at
+``η = 1`` on the same problems peaks at ~1e3×, every Adam and momentum run of the workbook stays below ~1×).
+The reference is the initial loss, not the best one so far: near convergence Adam's loss legitimately jumps by
+many orders of magnitude above its best (its step does not shrink with the gradient)."""
 
 
 def train(
@@ -60,7 +70,7 @@ def train(
     record: Sequence[str] = ("loss",),
     recorders: dict[str, Recorder] | None = None,
     tol: float | None = None,
-    divergence_factor: float = 1e10,
+    divergence_factor: float | None = None,
     on_divergence: str = "raise",
     check_every: int | None = None,
     progress: bool | str = False,
@@ -76,9 +86,12 @@ def train(
     (default 100). ``record``: names from ``loss, recovery_error, test_error, sv, layer_sv, angles``;
     ``recorders``: extra ``name -> f(net, W_end, loss)`` (always given the whole batch). ``tol``: a run stops
     (its steps are frozen) at the first checked iteration whose loss is ``<= tol``; training ends when all
-    runs of the batch have stopped. A NaN/Inf loss, or growth above ``divergence_factor`` × the initial loss,
-    raises :class:`DivergenceError` naming the first bad checked iteration, ``η`` and the per-factor scales
-    (``on_divergence="raise"``), or, with ``"flag"``, freezes only the diverged runs and records when.
+    runs of the batch have stopped. A NaN/Inf loss, or growth above ``divergence_factor`` × the initial loss
+    (default :data:`DIVERGENCE_FACTOR`: ``1e10`` for plain GD, ``1e6`` for Adam and GD with momentum), raises
+    :class:`DivergenceError` naming the first bad checked iteration, the optimiser, ``η`` and the per-factor
+    scales, what to reduce (``η``, α/γ, the momentum) and the stability rule of this problem
+    (:func:`dlnlib.theory.stability_rule`) (``on_divergence="raise"``), or, with ``"flag"``, freezes only the
+    diverged runs and records when.
     ``progress``: a tqdm bar (or its label). The network is copied unless ``in_place``. ``stall_window``
     (opt-in, needs ``"loss"`` in ``record``): warn with :class:`NoProgressWarning` when a run that neither
     stopped at ``tol`` nor diverged ends with a loss above ``(1 − stall_rtol)`` × its recorded loss
@@ -103,6 +116,8 @@ def train(
     _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_factor, on_divergence, check_every,
                 record, stall_window, stall_rtol)
     net = net if in_place else net.clone()
+    if divergence_factor is None:
+        divergence_factor = DIVERGENCE_FACTOR[_kind(optimizer)]
     if record_at is None:
         record_at = 100
     rec_it = record_grid(iterations, record_at) if isinstance(record_at, int) else np.unique(
@@ -148,8 +163,9 @@ def train(
             engine.steps([None] * (u - s))
         if kind == "raise":
             engine.sync()  # (an in-place network is left at the first bad iteration, where a snapshot allows)
-            raise DivergenceError(_divergence_message(u, torch.as_tensor(ev[2]).reshape(batch),
-                                                      torch.as_tensor(ev[3]).reshape(batch), optimizer, net))
+            raise DivergenceError(_divergence_message(
+                u, torch.as_tensor(ev[2]).reshape(batch), torch.as_tensor(ev[3]).reshape(batch), optimizer, net,
+                problem, loss0.detach().cpu().reshape(batch), divergence_factor))
         if kind == "freeze":
             engine.set_active(ck.active.reshape(batch))
         return u, kind == "end"
@@ -376,7 +392,8 @@ def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_
         raise ValueError("record_at is empty: pass the iterations to record, or an int n for n evenly spaced ones.")
     if tol is not None:
         check_real("tol", tol, low=0.0)
-    check_real("divergence_factor", divergence_factor, low=1.0, low_open=True)
+    if divergence_factor is not None:
+        check_real("divergence_factor", divergence_factor, low=1.0, low_open=True)
     if on_divergence not in ("raise", "flag"):
         raise ValueError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}.")
     if check_every is not None:
@@ -405,15 +422,53 @@ def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_
                          "dlnlib.batching.stack_nets); one problem may serve a batch of networks.")
 
 
-def _divergence_message(t, loss, bad, optimizer, net) -> str:
+def _kind(optimizer) -> str:
+    """``"adam"``, ``"momentum"`` (GD with heavy ball) or ``"gd"``: the key of :data:`DIVERGENCE_FACTOR`."""
+    if isinstance(optimizer, Adam):
+        return "adam"
+    return "momentum" if getattr(optimizer, "momentum", 0.0) else "gd"
+
+
+_GENERIC_RULE = ("for factorisation with the ½‖·‖² loss, GD is stable roughly when η·L·σ_max^(2−2/L) < 2 "
+                 "(no closed-form rule for this problem)")
+
+
+def _rule_text(problem, net, optimizer) -> str:
+    """The stability rule of this problem (:func:`dlnlib.theory.stability_rule`), or the generic factorisation
+    rule where it does not apply (a problem type it does not know, shapes it cannot read)."""
+    from .theory import stability_rule
+
+    try:
+        return stability_rule(problem, net, optimizer).text.rstrip(".")
+    except (TypeError, ValueError, RuntimeError):
+        return _GENERIC_RULE
+
+
+def _divergence_message(t, loss, bad, optimizer, net, problem=None, loss0=None, factor=None) -> str:
+    """``training diverged at iteration t …: loss = …`` (and its growth over the initial loss), the optimiser and
+    its step sizes, what to reduce, and the stability rule of ``problem`` (the generic one without it)."""
     mult = [f"{k} = {_fmt(v)}" for k, v in (("α", net.alpha), ("γ", net.gamma))
             if isinstance(v, Tensor) or v != 1.0]
     idx = torch.nonzero(bad.reshape(-1)).flatten().tolist()
     which = f" (runs {idx[:10]} of the batch)" if bad.ndim else ""
+    x = loss.reshape(-1)[idx[0]].item()
+    grew = ""
+    if math.isfinite(x) and loss0 is not None and factor is not None:
+        x0 = loss0.reshape(-1)[idx[0] if loss0.numel() > 1 else 0].item()
+        grew = (f", {x / x0:.3g}× the initial loss {x0:.3e} (the limit is divergence_factor = {factor:g}"
+                + (f", the default for {_NAMES[_kind(optimizer)]}" if factor == DIVERGENCE_FACTOR[_kind(optimizer)]
+                   else "") + ")") if x0 > 0 else ""
+    kind = _kind(optimizer)
+    reduce = "η" + (f" (or {' / '.join(m.split(' ')[0] for m in mult)})" if mult else "")
+    if kind == "momentum":
+        reduce += f" or the momentum μ = {optimizer.momentum:g}"
+    rule = _rule_text(problem, net, optimizer) if problem is not None else _GENERIC_RULE
     return (
-        f"training diverged at iteration {t}{which}: loss = {loss.reshape(-1)[idx[0]].item():.3e}. "
-        f"The step size is too large: {optimizer.describe()}"
+        f"training diverged at iteration {t}{which}: loss = {x:.3e}{grew}. "
+        f"The step size is too large{' for ' + _NAMES[kind] if kind != 'gd' else ''}: {optimizer.describe()}"
         + (f", outer-factor step multiplier {', '.join(mult)}" if mult else "") + ". "
-        f"Reduce η{' (or ' + ' / '.join(m.split(' ')[0] for m in mult) + ')' if mult else ''} — for factorisation "
-        f"with the ½‖·‖² loss, GD is stable roughly when η·L·σ_max^(2−2/L) < 2."
+        f"Reduce {reduce} — {rule}."
     )
+
+
+_NAMES = {"gd": "GD", "momentum": "GD with momentum", "adam": "Adam"}
