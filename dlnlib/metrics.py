@@ -108,6 +108,62 @@ def nmse(W: Tensor, M: Tensor, mask: Tensor | None = None) -> Tensor:
     return (R * mask).sum((-2, -1)) / n
 
 
+def _completion(problem):
+    """``problem`` must be a :class:`dlnlib.problems.Completion` (checked by type, no arithmetic)."""
+    from .problems import Completion  # the engine's metrics read problems; problems never import metrics
+
+    if not isinstance(problem, Completion):
+        raise TypeError(f"problem must be a dlnlib Completion (the test error lives on the unobserved entries), got "
+                        f"{type(problem).__name__}.")
+    return problem
+
+
+def _unobserved_sse(W, problem) -> tuple[Tensor, Tensor]:
+    """``(Σ_{(i,j)∉Ω} (W − M*)_ij², 1 − mask)``, batch shape; shapes checked."""
+    P = _completion(problem)
+    W = _matrix("W", W)
+    _same_shape("W", W, "problem.target", P.target)
+    un = 1.0 - P.mask
+    return (un * (W - P.target)).square().sum((-2, -1)), un
+
+
+def half_mse_unobserved(W: Tensor, problem) -> Tensor:
+    """Completion test loss of the official [K] code: ``½ Σ_{(i,j)∉Ω} (W − M*)_ij² / |Ωᶜ|``, half the mean squared
+    residual over the unobserved entries (``create_loss(target, mask=1−mask)``, which divides by the mask's count).
+
+    ``W``: ``(..., d_out, d_in)`` end-to-end matrices; ``problem``: a :class:`~dlnlib.problems.Completion`
+    (target and mask ``(..., d_out, d_in)``). Returns the batch shape. Equals ``½ · problem.test_error(W)``; a
+    mask that observes every entry (``|Ωᶜ| = 0``) gives 0, as :meth:`~dlnlib.problems.Completion.test_error` does.
+    Record it with ``train(..., record=("half_mse_unobserved",))``. Conventions §8.
+
+    >>> from dlnlib.problems import Completion
+    >>> P = Completion(torch.zeros(2, 2, dtype=torch.float64), torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    >>> float(half_mse_unobserved(torch.ones(2, 2, dtype=torch.float64), P))  # ½·(1+1+1)/3
+    0.5
+    """
+    sse, un = _unobserved_sse(W, problem)
+    return 0.5 * sse / un.sum((-2, -1)).clamp_min(1)
+
+
+def half_mse_masked(W: Tensor, problem) -> Tensor:
+    """Completion test loss of the official [Y] code: ``½ Σ_{(i,j)∉Ω} (W − M*)_ij² / (d_out·d_in)``, half the mean
+    over **all** ``d_out·d_in`` entries of the residual masked to the unobserved ones (``create_loss(target,
+    mask=1−mask)`` with ``jnp.mean``: the masked loss divided by ``d²``).
+
+    ``W``: ``(..., d_out, d_in)``; ``problem``: a :class:`~dlnlib.problems.Completion`. Returns the batch shape.
+    With ``|Ωᶜ|`` unobserved entries it is ``(|Ωᶜ|/(d_out·d_in)) ×`` :func:`half_mse_unobserved` (≈ ``1 − p`` times
+    it for a mask that observes a fraction ``p``). Record it with ``train(..., record=("half_mse_masked",))``.
+    Conventions §8.
+
+    >>> from dlnlib.problems import Completion
+    >>> P = Completion(torch.zeros(2, 2, dtype=torch.float64), torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+    >>> float(half_mse_masked(torch.ones(2, 2, dtype=torch.float64), P))  # ½·(1+1+1)/4
+    0.375
+    """
+    sse, _ = _unobserved_sse(W, problem)
+    return 0.5 * sse / (W.shape[-2] * W.shape[-1])
+
+
 def principal_angles(A: Tensor, B: Tensor) -> Tensor:
     """Principal angles (radians, ascending) between the column spans of orthonormal ``A (..., n, k)`` and ``B (..., n, k')``.
 
@@ -164,23 +220,43 @@ def _class_means(Z: Tensor, labels: Tensor, K: int) -> Tensor:
     return (Z @ onehot) / counts  # (d, K)
 
 
-def compression(Z: Tensor, labels: Tensor, K: int | None = None) -> Tensor:
+CENTRES = ("class_means", "sample")
+"""The two centres of the between-class covariance in :func:`compression`."""
+
+
+def compression(Z: Tensor, labels: Tensor, K: int | None = None, *, centre: str = "class_means") -> Tensor:
     """Feature compression ``D = tr Σ_W / tr Σ_B`` of features ``Z (d, N)`` with integer ``labels (N,)`` (conventions §7).
 
-    ``Σ_W`` averages over all ``N`` samples, ``Σ_B`` over the ``K`` classes, with globally centred means.
+    ``Σ_W = (1/N) Σ_i (z_i − z̄_{k(i)})(z_i − z̄_{k(i)})ᵀ`` over all ``N`` samples; ``Σ_B = (1/K) Σ_k (z̄_k − c)(z̄_k − c)ᵀ``
+    over the ``K`` classes, centred at ``c``:
+
+    - ``centre="class_means"`` (default): ``c = (1/K) Σ_k z̄_k``, the mean of the class means ([T]'s formula);
+    - ``centre="sample"``: ``c = (1/N) Σ_i z_i = Σ_k (n_k/N) z̄_k``, the sample (global) mean, as the [W] code
+      (``compute_Sigma_B`` with ``mu_G`` summed over the data) and the [Y] code do.
+
+    The two agree on balanced classes (``n_k = N/K``). Otherwise the sample mean leans towards the large classes;
+    the mean of class means minimises ``Σ_k ‖z̄_k − c‖²``, so ``tr Σ_B`` is larger and ``D`` smaller with
+    ``centre="sample"``.
 
     >>> Z = torch.tensor([[1.0, 1.2, -1.0, -1.2]], dtype=torch.float64)
     >>> round(float(compression(Z, torch.tensor([0, 0, 1, 1]))), 6)
     0.008264
+    >>> Z = torch.tensor([[1.0, 1.2, 1.1, -1.0]], dtype=torch.float64)  # 3 samples of class 0, 1 of class 1
+    >>> [round(float(compression(Z, torch.tensor([0, 0, 0, 1]), centre=c)), 6) for c in CENTRES]
+    [0.004535, 0.003628]
 
     Checked: ``Z`` a non-empty ``(d, N)`` matrix, ``labels`` ``N`` integers in ``[0, K)``, ``K ≥ 2`` with every class
-    present (an empty class has no mean).
+    present (an empty class has no mean), ``centre`` one of :data:`CENTRES`.
     """
+    if centre not in CENTRES:
+        raise ValueError(f"centre must be one of {CENTRES} (the mean of the class means, or the sample mean), got "
+                         f"{centre!r}.")
     Z, labels, _ = _features(Z, labels, K)
     K = int(labels.max()) + 1 if K is None else K
     means = _class_means(Z, labels, K)
     within = (Z - means[:, labels.long()]).square().sum() / Z.shape[1]
-    centred = means - means.mean(1, keepdim=True)
+    c = means.mean(1, keepdim=True) if centre == "class_means" else Z.mean(1, keepdim=True)
+    centred = means - c
     between = centred.square().sum() / K
     return within / between
 

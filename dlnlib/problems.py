@@ -206,7 +206,9 @@ class Completion(Problem):
     ``target``: ``(..., d_out, d_in)``; ``mask``: 0/1 tensor broadcastable to it. Normalisation
     ``"observed"`` (mean over ``|Ω|``, the [K] code), ``"mean"`` (over all entries, the [Y] code) or ``"sum"``.
     ``surrogate()`` is ``P_Ω(M*)/|Ω|`` (eq. 8). ``test_error`` is the mean squared residual on
-    the unobserved entries (the quantity the official code plots as "recovery error").
+    the unobserved entries, **without** a factor ½. The official codes plot other normalisations of it as their
+    "recovery error": ``½·test_error`` ([K], :func:`dlnlib.metrics.half_mse_unobserved`) and ``½·Σ_{Ωᶜ}/(d_out·d_in)``
+    ([Y], :func:`dlnlib.metrics.half_mse_masked`); conventions §8.
     """
 
     target: Tensor
@@ -279,7 +281,16 @@ class Completion(Problem):
         return self.mask * self.target / self.n_observed.reshape(self.n_observed.shape + (1, 1))
 
     def test_error(self, W: Tensor) -> Tensor:
-        """Mean squared error on unobserved entries, shape ``(...)``."""
+        """Mean squared residual on the unobserved entries, no factor ½: ``Σ_{(i,j)∉Ω} (W − M*)_ij² / |Ωᶜ|``.
+
+        ``W``: ``(..., d_out, d_in)``; returns shape ``(...)``; 0 when ``Ω`` observes every entry. The official
+        codes' test losses are :func:`dlnlib.metrics.half_mse_unobserved` (``½×`` this, [K]) and
+        :func:`dlnlib.metrics.half_mse_masked` ([Y]).
+
+        >>> P = Completion(torch.zeros(2, 2, dtype=torch.float64), torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+        >>> float(P.test_error(torch.ones(2, 2, dtype=torch.float64)))
+        1.0
+        """
         un = 1.0 - self.mask
         return (un * (W - self.target)).square().sum((-2, -1)) / un.sum((-2, -1)).clamp_min(1)
 
@@ -320,38 +331,73 @@ class Sensing(Problem):
     """Deep matrix sensing: ``ℓ = (c/2) Σ_i (⟨A_i, W⟩ − y_i)²``.
 
     ``A``: ``(m, d_out, d_in)`` measurement matrices (shared across the batch); ``target`` ``M*``
-    ``(..., d_out, d_in)``; ``y = A(M*)`` ``(..., m)`` is computed. Normalisation ``"sum"`` or ``"mean"`` (1/m).
-    Build with :func:`sensing`.
+    ``(..., d_out, d_in)`` or ``None``; ``y`` ``(..., m)``: the measurements, ``A(M*)`` computed from the target
+    when not given. Normalisation ``"sum"`` or ``"mean"`` (1/m). Build a synthetic problem with :func:`sensing`,
+    one from measured data with :meth:`from_measurements`.
+
+    Without a target (measured ``y`` only) the loss, its gradient, the surrogate and training work as with one;
+    the recovery error has no ground truth, so ``target`` is ``None`` and recording ``recovery_error`` raises. A
+    ``y`` given together with a target is used as measured (e.g. noisy measurements of a known ``M*``).
+
+    >>> A = torch.eye(4, dtype=torch.float64).reshape(4, 2, 2)  # the four entries of a 2×2 matrix
+    >>> P = Sensing(A, y=torch.tensor([1.0, 0.0, 0.0, 2.0], dtype=torch.float64))
+    >>> P.target is None, P.shape, float(P.loss(torch.zeros(2, 2, dtype=torch.float64)))
+    (True, (2, 2), 2.5)
     """
 
     A: Tensor
-    target: Tensor
+    target: Tensor | None = None
     normalisation: Normalisation = "sum"
+    y: Tensor | None = None
     loss_scale: float = field(init=False)
-    y: Tensor = field(init=False)
     _A2: Tensor = field(init=False, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "target", as_real_tensor("target", self.target))
         object.__setattr__(self, "A", as_real_tensor("A", self.A))
-        check_finite("target", self.target)
-        if self.A.dtype != self.target.dtype:
-            raise TypeError(f"A is {self.A.dtype} but the target is {self.target.dtype}; use one dtype.")
-        if self.A.ndim != 3 or tuple(self.A.shape[1:]) != tuple(self.target.shape[-2:]):
-            raise ValueError(
-                f"A must have shape (m, d_out, d_in) = (m, {self.target.shape[-2]}, {self.target.shape[-1]}), "
-                f"got {tuple(self.A.shape)}."
-            )
+        if self.A.ndim != 3 or 0 in self.A.shape:
+            raise ValueError(f"A must have shape (m, d_out, d_in) with m, d_out, d_in >= 1, got {tuple(self.A.shape)}.")
+        if self.target is None and self.y is None:
+            raise ValueError("sensing needs the measurements: give y (shape (..., m)) or a target M* to measure.")
+        if self.target is not None:
+            object.__setattr__(self, "target", as_real_tensor("target", self.target))
+            check_finite("target", self.target)
+            if self.A.dtype != self.target.dtype:
+                raise TypeError(f"A is {self.A.dtype} but the target is {self.target.dtype}; use one dtype.")
+            if tuple(self.A.shape[1:]) != tuple(self.target.shape[-2:]):
+                raise ValueError(
+                    f"A must have shape (m, d_out, d_in) = (m, {self.target.shape[-2]}, {self.target.shape[-1]}), "
+                    f"got {tuple(self.A.shape)}."
+                )
         m = self.A.shape[0]
         c = _norm_const(self.normalisation, {"sum": 1.0, "mean": 1.0 / m}, "sensing")
         object.__setattr__(self, "loss_scale", c)
         A2 = self.A.reshape(m, -1)
         object.__setattr__(self, "_A2", A2)
-        object.__setattr__(self, "y", self.measure(self.target))
+        if self.y is None:
+            object.__setattr__(self, "y", self.measure(self.target))
+        else:
+            y = as_real_tensor("y", self.y, ndim_min=0)
+            check_finite("y", y)
+            if y.ndim < 1 or y.shape[-1] != m:
+                raise ValueError(f"y must have shape (..., m) = (..., {m}) for A of shape {tuple(self.A.shape)}, "
+                                 f"got {tuple(y.shape)}.")
+            if y.dtype != self.A.dtype:
+                raise TypeError(f"A is {self.A.dtype} but y is {y.dtype}; use one dtype.")
+            object.__setattr__(self, "y", y.to(self.A.device))
+
+    @classmethod
+    def from_measurements(cls, A, y, normalisation: Normalisation = "sum") -> "Sensing":
+        """Sensing from measured data, no ground truth: ``A (m, d_out, d_in)``, ``y (..., m)``; ``target`` is ``None``.
+
+        >>> A = torch.eye(4, dtype=torch.float64).reshape(4, 2, 2)
+        >>> Sensing.from_measurements(A, torch.ones(3, 4, dtype=torch.float64)).y.shape
+        torch.Size([3, 4])
+        """
+        return cls(A, None, normalisation, y)
 
     @property
     def shape(self):
-        return tuple(self.target.shape[-2:])
+        return tuple(self.A.shape[1:])
 
     @property
     def m(self) -> int:

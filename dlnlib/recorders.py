@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ._util import Tensor
-from .metrics import relative_error
+from .metrics import half_mse_masked, half_mse_unobserved, relative_error
 from .networks import DLN
 from .problems import Problem
 
@@ -56,7 +56,13 @@ def _rec_angles(net0: DLN) -> Recorder:
     return f
 
 
-BUILTIN = ("loss", "recovery_error", "test_error", "sv", "layer_sv", "angles")
+BUILTIN = ("loss", "recovery_error", "test_error", "half_mse_unobserved", "half_mse_masked", "sv", "layer_sv", "angles")
+"""Built-in records. Completion only: ``test_error`` (mean squared residual on the unobserved entries,
+:meth:`~dlnlib.problems.Completion.test_error`), ``half_mse_unobserved`` (half of it, the [K] code's test loss,
+:func:`~dlnlib.metrics.half_mse_unobserved`) and ``half_mse_masked`` (the unobserved residual's ``½·Σ/(d_out·d_in)``,
+the [Y] code's test loss, :func:`~dlnlib.metrics.half_mse_masked`); conventions §8."""
+
+_COMPLETION_METRICS = {"half_mse_unobserved": half_mse_unobserved, "half_mse_masked": half_mse_masked}
 
 
 @dataclass
@@ -131,6 +137,10 @@ def builtin_recorders(record: Sequence[str], net: DLN, problem: Problem) -> dict
             if not hasattr(problem, "test_error"):
                 raise ValueError("test_error is defined for completion problems only.")
             fns[name] = lambda n, W, loss: problem.test_error(W)
+        elif name in _COMPLETION_METRICS:
+            if not hasattr(problem, "test_error"):
+                raise ValueError(f"{name} is defined for completion problems only.")
+            fns[name] = (lambda f: lambda n, W, loss: f(W, problem))(_COMPLETION_METRICS[name])
         elif name == "sv":
             fns[name] = lambda n, W, loss: _svdvals(W)
         elif name == "layer_sv":

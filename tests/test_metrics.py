@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from dlnlib.metrics import (alignment, compression, fit_log_linear, layer_features, nmse, principal_angles,
-                            relative_error, separation, subspace_distance, top_singular_subspace)
-from dlnlib.problems import low_rank_target, random_orthonormal
+from dlnlib.metrics import (alignment, compression, fit_log_linear, half_mse_masked, half_mse_unobserved, layer_features,
+                            nmse, principal_angles, relative_error, separation, subspace_distance,
+                            top_singular_subspace)
+from dlnlib.problems import Completion, Factorisation, exact_count_mask, low_rank_target, random_orthonormal
 
 F64 = torch.float64
 
@@ -227,3 +228,52 @@ def test_metrics_accept_what_they_did():
     assert first_crossing(np.array([0.0, 2.0]), np.arange(2), np.array([1.0])) == 1.0
     # compression with NumPy labels and an explicit K
     assert float(compression(_Z, np.array([0, 0, 1, 1]), 2)) == pytest.approx(0.008264, abs=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# The official codes' completion test losses (issue 14, item 3; conventions §8)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_completion_test_losses_by_hand():
+    M = torch.zeros(3, 4, dtype=F64)
+    mask = torch.zeros(3, 4, dtype=F64)
+    mask[0, :] = 1.0                                   # Ω: the first row; 8 unobserved entries
+    W = torch.arange(12, dtype=F64).reshape(3, 4)
+    P = Completion(M, mask)
+    sse = float((W[1:] ** 2).sum())                    # only the unobserved rows count
+    assert float(P.test_error(W)) == pytest.approx(sse / 8, rel=1e-15)                # mean, no ½
+    assert float(half_mse_unobserved(W, P)) == pytest.approx(0.5 * sse / 8, rel=1e-15)   # [K]: ½·mean over Ωᶜ
+    assert float(half_mse_masked(W, P)) == pytest.approx(0.5 * sse / 12, rel=1e-15)      # [Y]: ½·Σ_Ωᶜ / d_out·d_in
+    # the observed entries do not enter
+    W2 = W.clone()
+    W2[0] += 100.0
+    assert float(half_mse_unobserved(W2, P)) == float(half_mse_unobserved(W, P))
+    assert float(half_mse_masked(W2, P)) == float(half_mse_masked(W, P))
+
+
+def test_completion_test_losses_relations_batched():
+    M = low_rank_target(10, 10, 2, seed=0)
+    masks = exact_count_mask(10, 10, 0.3, seed=1, batch=(3,))        # 30 observed, 70 unobserved each
+    P = Completion(M, masks)
+    W = M + 0.1 * torch.randn(3, 10, 10, generator=torch.Generator().manual_seed(2), dtype=F64)
+    k, y = half_mse_unobserved(W, P), half_mse_masked(W, P)
+    assert k.shape == y.shape == (3,)
+    assert torch.allclose(k, 0.5 * P.test_error(W), rtol=1e-14, atol=0)
+    assert torch.allclose(y, k * 70 / 100, rtol=1e-14, atol=0)        # |Ωᶜ|/d² × [K]'s value
+    # the mask's own normalisation ("observed", "mean", "sum") does not change a test loss
+    for norm in ("mean", "sum"):
+        assert torch.equal(half_mse_masked(W, Completion(M, masks, norm)), y)
+    # a full mask: nothing unobserved, both are 0
+    full = Completion(M, torch.ones(10, 10, dtype=F64))
+    assert float(half_mse_unobserved(M + 1, full)) == 0.0 == float(half_mse_masked(M + 1, full))
+
+
+def test_completion_test_losses_bad_input():
+    P = Completion(torch.zeros(3, 4, dtype=F64), torch.ones(3, 4, dtype=F64))
+    with pytest.raises(TypeError, match="problem must be a dlnlib Completion .* got Factorisation"):
+        half_mse_unobserved(torch.zeros(3, 4, dtype=F64), Factorisation(torch.zeros(3, 4, dtype=F64)))
+    with pytest.raises(TypeError, match="problem must be a dlnlib Completion"):
+        half_mse_masked(torch.zeros(3, 4, dtype=F64), None)
+    with pytest.raises(ValueError, match=r"W has shape \(4, 3\) but problem.target has \(3, 4\)"):
+        half_mse_masked(torch.zeros(4, 3, dtype=F64), P)

@@ -523,3 +523,70 @@ def test_rescale_step_maps_between_normalisations():
         rescale_step(-1.0, P, "sum")
     with pytest.raises(ValueError, match="normalisation 'observed' is not defined for factorisation"):
         rescale_step(1.0, P, "observed")
+
+
+# ----------------------------------------------------------------------------------------------
+# Sensing from measured y, no ground truth (issue 14, item 4a)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_sensing_from_measurements_equals_sensing_of_the_target():
+    from dlnlib.networks import wide_dln
+    from dlnlib.optim import GD
+    from dlnlib.train import train
+
+    M = low_rank_target(5, 4, 2, seed=0, device=DEV)
+    P = sensing(M, 30, seed=1)
+    Q = Sensing.from_measurements(P.A, P.y.clone())
+    assert Q.target is None and Q.shape == (5, 4) and Q.m == 30 and Q.normalisation == "sum"
+    assert Sensing(P.A, y=P.y).target is None
+    W = randn(2, 5, 4, seed=3)
+    for a, b in zip(P.loss_grad(W), Q.loss_grad(W)):
+        assert torch.equal(a, b)
+    assert torch.equal(P.surrogate(), Q.surrogate())
+    assert torch.equal(autograd_grad(Q, W), autograd_grad(P, W))
+    # "mean" normalisation and the step convention work without a target
+    Qm = Sensing.from_measurements(P.A, P.y, "mean")
+    assert Qm.loss_scale == 1 / 30 and rescale_step(1.0, Qm, "sum") == pytest.approx(1 / 30)
+    # training: the same trajectory as with the target; recovery error needs the target and says so
+    net = wide_dln([4, 4, 5], 0.1, seed=2)
+    hp = train(net, P, GD(5e-3), 200, record_at=[0, 100, 200], record=("loss", "recovery_error"))
+    hq = train(net, Q, GD(5e-3), 200, record_at=[0, 100, 200], record=("loss",))
+    np.testing.assert_array_equal(hp["loss"], hq["loss"])
+    assert hq["loss"][-1] < 0.1 * hq["loss"][0]
+    with pytest.raises(ValueError, match="recovery_error needs a problem with a target matrix"):
+        train(net, Q, GD(5e-3), 1, record=("recovery_error",))
+
+
+def test_sensing_with_measured_y_and_a_target_uses_the_measurements():
+    M = low_rank_target(4, 4, 1, seed=0, device=DEV)
+    P = sensing(M, 12, seed=1)
+    noise = 0.1 * randn(12, seed=2)
+    Q = Sensing(P.A, M, "sum", P.y + noise)  # noisy measurements of a known M*
+    assert torch.equal(Q.y, P.y + noise) and Q.target is M
+    assert float(Q.loss(M)) == pytest.approx(0.5 * float(noise.square().sum()), rel=1e-12)
+
+
+def test_sensing_from_measurements_batched_y():
+    A = randn(10, 3, 3, seed=4)
+    y = randn(2, 10, seed=5)
+    Q = Sensing.from_measurements(A, y)
+    loss, G = Q.loss_grad(torch.zeros(2, 3, 3, dtype=F64, device=DEV))
+    assert loss.shape == (2,) and G.shape == (2, 3, 3)
+    assert torch.allclose(loss, 0.5 * y.square().sum(-1))
+
+
+def test_sensing_without_target_bad_input():
+    A = randn(6, 3, 2)
+    with pytest.raises(ValueError, match=r"sensing needs the measurements: give y \(shape \(\.\.\., m\)\) or a target"):
+        Sensing(A)
+    with pytest.raises(ValueError, match=r"y must have shape \(\.\.\., m\) = \(\.\.\., 6\) .* got \(5,\)"):
+        Sensing.from_measurements(A, randn(5))
+    with pytest.raises(ValueError, match=r"y must have shape \(\.\.\., m\)"):
+        Sensing.from_measurements(A, torch.tensor(1.0, dtype=F64))
+    with pytest.raises(ValueError, match="y contains NaN or Inf entries"):
+        Sensing.from_measurements(A, torch.full((6,), float("nan"), dtype=F64))
+    with pytest.raises(TypeError, match="A is torch.float64 but y is torch.float32"):
+        Sensing.from_measurements(A, torch.zeros(6, dtype=torch.float32))
+    with pytest.raises(ValueError, match=r"A must have shape \(m, d_out, d_in\) with m, d_out, d_in >= 1"):
+        Sensing.from_measurements(randn(6, 4), randn(6))

@@ -96,3 +96,103 @@ def test_scaling_fit_recovers_exponents():
     assert abs(f.p - 1) <= 1e-12 and abs(f.q - 1) <= 1e-12 and abs(f.a + 0.1) <= 1e-12
     f2 = C.scaling_fit(eps, n, L, 0.5 * np.log(eps**2) - np.log(n) / L)   # a wrong law is detected
     assert abs(f2.p - 1) > 0.4
+
+
+# ----------------------------------------------------------------------------------------------
+# D_l on unbalanced classes: the two centres of Σ_B (issue 14, item 4b)
+# ----------------------------------------------------------------------------------------------
+
+
+def _unbalanced(counts, d=6, seed=7):
+    """Features with class means apart and within-class noise; class k has counts[k] samples."""
+    g = torch.Generator().manual_seed(seed)
+    K = len(counts)
+    labels = torch.arange(K).repeat_interleave(torch.tensor(counts))
+    mu = torch.randn(d, K, generator=g, dtype=torch.float64)
+    Z = mu[:, labels] + 0.3 * torch.randn(d, len(labels), generator=g, dtype=torch.float64)
+    return Z, labels
+
+
+def test_compression_centres_agree_on_balanced_classes(trained):
+    data, res = trained
+    a = C.layer_metrics(res.weights, data)
+    b = C.layer_metrics(res.weights, data, centre="sample")
+    assert a.centre == "class_means" and b.centre == "sample"
+    np.testing.assert_allclose(b.D[:-1], a.D[:-1], rtol=1e-9)  # D_L of the interpolating net is ~0: compare l < L
+    np.testing.assert_array_equal(a.S, b.S)                  # S_l does not depend on the centre of D_l
+
+
+def test_compression_centres_differ_on_unbalanced_classes():
+    # two classes of 11 and 5: tr Σ_B(sample) / tr Σ_B(class means) = 2(n_1² + n_2²)/N² = 292/256 exactly
+    Z, labels = _unbalanced((11, 5))
+    d_cm = float(dl.metrics.compression(Z, labels))
+    d_s = float(dl.metrics.compression(Z, labels, centre="sample"))
+    assert d_cm / d_s == pytest.approx(292 / 256, rel=1e-12)  # 14.1 % apart
+    # the default is unchanged (mean of the class means), and the sample centre is the plain data mean
+    means = torch.stack([Z[:, labels == k].mean(1) for k in range(2)], 1)
+    within = sum((Z[:, labels == k] - means[:, k:k + 1]).square().sum() for k in range(2)) / Z.shape[1]
+    for centre, c in (("class_means", means.mean(1, keepdim=True)), ("sample", Z.mean(1, keepdim=True))):
+        between = (means - c).square().sum() / 2
+        assert float(dl.metrics.compression(Z, labels, centre=centre)) == pytest.approx(float(within / between),
+                                                                                        rel=1e-12)
+    # through layer_metrics on an unbalanced data set (three classes 8, 4, 2; a random linear net)
+    Z3, lab3 = _unbalanced((8, 4, 2), d=14, seed=8)
+    data = C.ClassData(Z3, torch.nn.functional.one_hot(lab3, 3).T.to(Z3.dtype), lab3, 3, 0)
+    W = C.mlp_init([14, 14, 14, 3], 1.0, init="normal", seed=9)
+    a, b = C.layer_metrics(W, data), C.layer_metrics(W, data, centre="sample")
+    assert np.all(b.D < a.D)  # the class-means centre minimises Σ_k ‖z̄_k − c‖²: the sample centre's D is smaller
+    assert np.all(a.D / b.D - 1 > 0.01)
+
+
+def test_compression_centre_is_validated():
+    Z, labels = _unbalanced((3, 2))
+    with pytest.raises(ValueError, match=r"centre must be one of \('class_means', 'sample'\).*got 'global'"):
+        dl.metrics.compression(Z, labels, centre="global")
+
+
+# ----------------------------------------------------------------------------------------------
+# train_mlp's check interval (issue 14, item 4c)
+# ----------------------------------------------------------------------------------------------
+
+
+def _mlp_run(**kw):
+    data = C.class_data(3, 4, seed=2)
+    W0 = C.mlp_init([12, 12, 12, 3], [0.3, 0.5, 0.7], seed=3, batch=(3,))
+    return C.train_mlp(W0, data.X, data.Y, 5.0, 3000, tol=1e-6, record_every=7, **kw)
+
+
+def test_check_every_default_and_one_are_today_exactly():
+    a, b = _mlp_run(), _mlp_run(check_every=1)
+    assert np.all(a.stop > 0) and len(set(a.stop.tolist())) > 1  # members stop at different iterations
+    for x, y in zip(a.weights, b.weights):
+        assert torch.equal(x, y)
+    np.testing.assert_array_equal(a.stop, b.stop)
+    np.testing.assert_array_equal(a.iterations, b.iterations)
+    np.testing.assert_array_equal(a.loss, b.loss)
+
+
+def test_check_every_stops_at_the_check_granularity():
+    k = 25
+    a, c = _mlp_run(), _mlp_run(check_every=k)
+    assert np.all(c.stop % k == 0)
+    # each run stops at the first multiple of k at or after its per-step stop (GD's loss decreases here)
+    np.testing.assert_array_equal(c.stop, -(-a.stop // k) * k)
+    assert c.iterations[-1] == c.stop.max()
+    # the losses at the stops qualify, and the run that stopped last ran exactly to its check
+    assert np.all(c.loss[-1] <= 1e-6)
+
+
+def test_check_every_names_the_divergence_at_a_check():
+    data = C.class_data(3, 4, seed=2)
+    W0 = C.mlp_init([12, 12, 12, 3], 1.0, seed=3)
+    with pytest.raises(FloatingPointError, match="at iteration"):
+        C.train_mlp(W0, data.X, data.Y, 1e4, 200)
+    with pytest.raises(FloatingPointError, match=r"at or before iteration \d+ \(checked every 50\)"):
+        C.train_mlp(W0, data.X, data.Y, 1e4, 200, check_every=50)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_check_every_is_validated(bad, exc):
+    data = C.class_data(3, 4, seed=2)
+    with pytest.raises(exc, match="check_every must be an integer"):
+        C.train_mlp(C.mlp_init([12, 3], 0.5, seed=3), data.X, data.Y, 1.0, 5, check_every=bad)

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .._util import Tensor, make_generator
+from .._util import Tensor, check_int, make_generator
 from ..metrics import compression, fit_log_linear, layer_features, relative_error, separation
 from ..networks import init_weight
 from ..problems import random_orthonormal
@@ -144,9 +144,22 @@ class TrainResult:
 
 
 def train_mlp(weights: Sequence[Tensor], X: Tensor, Y: Tensor, eta: float, iterations: int, *,
-              activation: str | None = None, tol: float | None = None, record_every: int = 10) -> TrainResult:
+              activation: str | None = None, tol: float | None = None, record_every: int = 10,
+              check_every: int | None = None) -> TrainResult:
     """Plain GD ``W ← W − η∇ℓ`` on the mean loss (the [Y]/[W] code's convention); runs of a batch stop
-    (freeze) individually once their loss is ``≤ tol``; training ends when all have stopped."""
+    (freeze) individually once their loss is ``≤ tol``; training ends when all have stopped.
+
+    ``check_every`` (as in :func:`dlnlib.train.train`): the checked iterations are the multiples of
+    ``check_every`` and the last one (``iterations``). At a checked iteration a non-finite loss raises
+    :class:`FloatingPointError` and a run whose loss is ``≤ tol`` stops there: ``stop`` is that iteration and its
+    weights are frozen from then on. Between checks nothing is read back from the device and every run keeps
+    stepping, so a run stops at the first *checked* iteration where its loss qualifies (it may miss a loss that
+    dips below ``tol`` between two checks), and a divergence is named at the first checked iteration after it.
+    The default (``None``) checks every iteration, exactly like ``check_every=1`` (today's behaviour: the same
+    weights, ``stop`` and records, bit for bit). Recording (every ``record_every`` iterations, the last one, and
+    the iteration where the last run stops) is independent of the checks.
+    """
+    every = 1 if check_every is None else check_int("check_every", check_every, 1)
     Ws = [W.clone() for W in weights]
     batch = Ws[0].shape[:-2]
     active = torch.ones(batch, dtype=Ws[0].dtype, device=Ws[0].device)
@@ -155,16 +168,20 @@ def train_mlp(weights: Sequence[Tensor], X: Tensor, Y: Tensor, eta: float, itera
     t0 = time.perf_counter()
     for t in range(iterations + 1):
         loss, grads = loss_and_grads(Ws, X, Y, activation)
-        if not torch.isfinite(loss).all():
-            raise FloatingPointError(f"training diverged at iteration {t} (η = {eta}); reduce the step size.")
-        if tol is not None:
-            hit = (loss <= tol).cpu().numpy() & (stop < 0)
-            stop[hit] = t
-            active = active * (loss > tol).to(active.dtype)
-        if t % record_every == 0 or t == iterations or (tol is not None and not bool(active.any())):
+        done = False
+        if t % every == 0 or t == iterations:
+            if not torch.isfinite(loss).all():
+                when = f"at iteration {t}" if every == 1 else f"at or before iteration {t} (checked every {every})"
+                raise FloatingPointError(f"training diverged {when} (η = {eta}); reduce the step size.")
+            if tol is not None:
+                hit = (loss <= tol).cpu().numpy() & (stop < 0)
+                stop[hit] = t
+                active = active * (loss > tol).to(active.dtype)
+                done = not bool(active.any())
+        if t % record_every == 0 or t == iterations or done:
             its.append(t)
             losses.append(loss.detach().cpu().numpy().copy())
-        if t == iterations or not bool(active.any()):
+        if t == iterations or done:
             break
         step = eta * active.reshape(tuple(batch) + (1, 1)) if len(batch) else eta * active
         for W, g in zip(Ws, grads):
@@ -184,21 +201,29 @@ def select(weights: Sequence[Tensor], index) -> list[Tensor]:
 
 @dataclass
 class LayerMetrics:
-    """Per evaluated layer ``l = 0..L`` (input, then each layer's output): ``D (L+1,)``, ``S (L+1,)`` un-centred
-    without abs (the [W] code), ``S_centred (L+1,)`` ([T]'s formula)."""
+    """Per evaluated layer ``l = 0..L`` (input, then each layer's output): ``D (L+1,)`` (centred as
+    ``centre`` says), ``S (L+1,)`` un-centred without abs (the [W] code), ``S_centred (L+1,)`` ([T]'s formula)."""
 
     D: np.ndarray
     S: np.ndarray
     S_centred: np.ndarray
+    centre: str = "class_means"
 
 
-def layer_metrics(weights: Sequence[Tensor], data: ClassData, activation: str | None = None) -> LayerMetrics:
-    """``D_l``, ``S_l`` on ``[X, h_1, …, h_L]`` (``D_L`` of a zero-loss net is 0/undefined; fits use ``l ≤ L−1``)."""
+def layer_metrics(weights: Sequence[Tensor], data: ClassData, activation: str | None = None, *,
+                  centre: str = "class_means") -> LayerMetrics:
+    """``D_l``, ``S_l`` on ``[X, h_1, …, h_L]`` (``D_L`` of a zero-loss net is 0/undefined; fits use ``l ≤ L−1``).
+
+    ``centre``: the centre ``c`` of the between-class covariance of ``D_l = tr Σ_W / tr Σ_B`` with
+    ``Σ_B = (1/K) Σ_k (z̄_k − c)(z̄_k − c)ᵀ`` (:func:`dlnlib.metrics.compression`): ``"class_means"`` (default,
+    ``c = (1/K) Σ_k z̄_k``, [T]) or ``"sample"`` (``c = (1/N) Σ_i z_i``, the [W] code). They agree on balanced
+    classes (:func:`class_data`); on unbalanced labels ``"sample"`` gives the smaller ``D_l`` (with two classes of
+    ``n_1, n_2`` samples, by the factor ``N²/(2(n_1² + n_2²))``: 1/1.14 for 11 and 5)."""
     H = forward(weights, data.X, activation)
-    D = np.array([float(compression(h, data.labels, data.K)) for h in H])
+    D = np.array([float(compression(h, data.labels, data.K, centre=centre)) for h in H])
     S = np.array([float(separation(h, data.labels, data.K)) for h in H])
     Sc = np.array([float(separation(h, data.labels, data.K, centred=True)) for h in H])
-    return LayerMetrics(D, S, Sc)
+    return LayerMetrics(D, S, Sc, centre)
 
 
 def predicted_ratio(eps: float, n: int, depth: int) -> float:
