@@ -203,8 +203,7 @@ def plot_map(ax, x: Sequence[float], y: Sequence[float], frac: np.ndarray, *, xl
     import matplotlib.pyplot as plt
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.85")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
     im = ax.imshow(np.ma.masked_invalid(frac), origin="lower", aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0,
                    interpolation="nearest")
     ax.grid(False)
