@@ -238,6 +238,11 @@ def test_narrow_sweep_converges_and_counts(small_mc):
         assert np.all(p.rel_error < 1e-2) and np.all(p.seconds > 0)
     vals, mu, sd = C.summarise(pts, "iterations")
     assert vals.tolist() == [1, 2] and mu.shape == sd.shape == (2,)
+    # the [Y] code's test loss ½·Σ_Ωᶜ/d² is (|Ωᶜ|/d²)/2 × the unobserved-entry MSE (d = 16: d² = 256)
+    n_un = float((1 - small_mc.mask).sum())
+    for p in pts:
+        np.testing.assert_allclose(p.half_mse_masked, 0.5 * p.test_error * n_un / 256, rtol=1e-12)
+    assert C.summarise(pts, "half_mse_masked")[1].shape == (2,)
 
 
 def test_sweep_cap_marks_unconverged(small_mc):
@@ -258,6 +263,10 @@ def test_mc_trajectories_frozen_vs_moving_bases(small_mc):
     w = R["wide"]
     assert w.e2e.dtype == np.float32 and w.e2e.shape[1:] == (16, 16) and len(w.e2e) == len(w.iterations)
     assert w.rel_error[-1] < 1e-2
+    n_un = float((1 - small_mc.mask).sum())
+    for tr in R.values():  # the [Y] code's test loss, recorded at every recorded iteration
+        assert tr.half_mse_masked.shape == tr.test_error.shape
+        np.testing.assert_allclose(tr.half_mse_masked, 0.5 * tr.test_error * n_un / 256, rtol=1e-12)
     for k in ("gamma=0", "gamma=0.01"):
         assert R[k].setup_s > 0 and R[k].seconds[0] >= R[k].setup_s
     # frozen bases confine the end-to-end matrix to a fixed 2r̂-dimensional row and column space

@@ -256,8 +256,10 @@ def mf_equivalence(problem: Problem, depth: int, eps: float, eta: float, r_hat: 
 @dataclass
 class Trajectory:
     """One run of :func:`mc_trajectories`: ``iterations (K,)``, ``seconds (K,)`` (set-up included), ``loss``,
-    ``test_error`` (MSE on unobserved entries), ``rel_error`` (``‖W − M*‖_F/‖M*‖_F``), ``e2e (K, d, d)`` float32
-    end-to-end iterates, ``stop`` (first iteration with loss ≤ tol, −1: never), ``setup_s``, ``sps``."""
+    ``test_error`` (mean squared residual on the unobserved entries, no ½), ``rel_error`` (``‖W − M*‖_F/‖M*‖_F``),
+    ``e2e (K, d, d)`` float32 end-to-end iterates, ``stop`` (first iteration with loss ≤ tol, −1: never),
+    ``setup_s``, ``sps``; ``half_mse_masked (K,)``: the [Y] code's test loss ``½‖P_Ωᶜ(W − M*)‖_F²/d²``
+    (:func:`dlnlib.metrics.half_mse_masked`, what the talk's T9 panels plot; conventions §8)."""
 
     label: str
     iterations: np.ndarray
@@ -269,6 +271,7 @@ class Trajectory:
     stop: int
     setup_s: float
     sps: float
+    half_mse_masked: np.ndarray | None = None
 
 
 def mc_trajectories(problem: Problem, depth: int, eps: float, eta: float, r_hat: int, gammas: Sequence[float],
@@ -287,10 +290,11 @@ def mc_trajectories(problem: Problem, depth: int, eps: float, eta: float, r_hat:
     runs = [("wide", wide, tol_wide, 0.0)] + [
         (f"gamma={g:g}", lop_compressed(basis, depth, eps, g, name=f"compressed γ={g:g}"), tol_comp, setup) for g in gammas]
     for key, net, tol, s in runs:
-        h = train(net, problem, GD(eta), max_iter, record_at=rec, record=("loss", "test_error", "recovery_error"),
-                  recorders={"e2e": e2e32}, tol=tol, check_every=record_every)
+        h = train(net, problem, GD(eta), max_iter, record_at=rec,
+                  record=("loss", "test_error", "recovery_error", "half_mse_masked"), recorders={"e2e": e2e32},
+                  tol=tol, check_every=record_every)
         out[key] = Trajectory(key, h.iterations, h.wall_time + s, h.loss, h["test_error"], h["recovery_error"],
-                              h["e2e"], int(h.stop_iteration), s, h.seconds_per_step)
+                              h["e2e"], int(h.stop_iteration), s, h.seconds_per_step, h["half_mse_masked"])
     return out
 
 
@@ -351,7 +355,9 @@ class SweepPoint:
 
     ``iterations``: first checked iteration with loss ≤ ``tol`` (the cap if never, see ``converged``);
     ``seconds``: wall-clock training time until then (batched runs: the batch's time), plus ``setup_s``;
-    ``test_error``: mean squared error on unobserved entries at the end; ``rel_error``: ``‖W − M*‖_F/‖M*‖_F``.
+    ``test_error``: mean squared error on unobserved entries at the end (no ½); ``rel_error``: ``‖W − M*‖_F/‖M*‖_F``;
+    ``half_mse_masked``: the [Y] code's test loss ``½‖P_Ωᶜ(W − M*)‖_F²/d²`` at the end
+    (:func:`dlnlib.metrics.half_mse_masked`, conventions §8).
     """
 
     value: int
@@ -362,6 +368,7 @@ class SweepPoint:
     converged: np.ndarray
     setup_s: float = 0.0
     seconds_per_step: float = float("nan")
+    half_mse_masked: np.ndarray | None = None
 
 
 def _point(value: int, h: History, cap: int, setup_s: float) -> SweepPoint:
@@ -372,7 +379,8 @@ def _point(value: int, h: History, cap: int, setup_s: float) -> SweepPoint:
     idx = np.clip(idx, 0, len(h.iterations) - 1)
     secs = h.wall_time[idx] + setup_s
     last = lambda k: np.asarray(h[k][-1]).reshape(-1)  # noqa: E731 - frozen runs keep their final state
-    return SweepPoint(value, its, secs, last("test_error"), last("recovery_error"), conv, setup_s, h.seconds_per_step)
+    return SweepPoint(value, its, secs, last("test_error"), last("recovery_error"), conv, setup_s, h.seconds_per_step,
+                      last("half_mse_masked"))
 
 
 def run_batch(net: DLN, problem: Problem, eta: float, iterations: int, tol: float, check_every: int = 100,
@@ -380,8 +388,8 @@ def run_batch(net: DLN, problem: Problem, eta: float, iterations: int, tol: floa
     """Train a batched net with GD (step ``eta`` on the problem's normalised loss) until every run's loss ≤ ``tol``
     (checked every ``check_every`` steps, the [Y] code's outer loop) or ``iterations``; one :class:`SweepPoint`."""
     rec = list(range(0, iterations + 1, check_every))
-    h = train(net, problem, GD(eta), iterations, record_at=rec, record=("loss", "test_error", "recovery_error"),
-              tol=tol, check_every=check_every)
+    h = train(net, problem, GD(eta), iterations, record_at=rec,
+              record=("loss", "test_error", "recovery_error", "half_mse_masked"), tol=tol, check_every=check_every)
     return _point(value, h, iterations, setup_s)
 
 
@@ -411,7 +419,8 @@ def compressed_sweep(problem: Problem, r_hats: Sequence[int], depth: int, eps: f
 
 
 def summarise(points: Sequence[SweepPoint], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(values, mean, std)`` of ``key`` (``iterations``, ``seconds``, ``test_error``, ``rel_error``) over trials."""
+    """``(values, mean, std)`` of ``key`` (``iterations``, ``seconds``, ``test_error``, ``rel_error``,
+    ``half_mse_masked``) over trials."""
     vals = np.array([p.value for p in points])
     a = np.stack([np.asarray(getattr(p, key), dtype=np.float64) for p in points])
     return vals, a.mean(1), a.std(1)
