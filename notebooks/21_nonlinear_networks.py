@@ -197,7 +197,6 @@ if runs:
             ax.set_ylim(bottom=max(0, np.min([r["fit"].test_acc[len(r["fit"].test_acc) // 4] for rs in rk.values()
                                                for r in rs]) - 10))
     axes[0, 0].legend(fontsize=6)
-    fig.tight_layout()
     cap = "; ".join(f"{a.upper()}: " + ", ".join(f"{r['method']} {r['acc_mean']:.2f}%/{r['time_total']:.1f}s"
                                                  for r in rows[a]) for a in rows)
     nb.save_figure(fig, "kwon-fig21", dict(P["table1"], preset=PRESET), time.perf_counter() - t_start,
@@ -277,8 +276,7 @@ if dyn:
         ax.set_title(ARCHS[arch], fontsize=7)
         ax.set_xlabel("index i")
         ax.legend(fontsize=5)
-    axes[0, 0].set_ylabel("σ_i(W(t) − W(0))")
-    fig.tight_layout()
+    fig.supylabel(r"$\sigma_i(W(t) - W(0))$", fontsize=7)
     nb.save_figure(fig, "kwon-fig01", dict(FIG1, preset=PRESET), time.perf_counter() - t_fig1,
                   caption=f"Preset '{PRESET}' on {nb.device_name}: singular values of the penultimate W(t) − W(0); "
                           "dotted line: K = 10. Counts above 10% of σ_1: " +
@@ -299,8 +297,7 @@ if dyn:
         ax.set_yscale("log")
         ax.set_title(ARCHS[arch], fontsize=7)
         ax.set_xlabel("iteration t")
-    axes[0, 0].set_ylabel("10 − ‖U₁₀(t)ᵀU₁₀(t+1)‖²_F")
-    fig.tight_layout()
+    axes[0, 0].set_ylabel(r"$10 - \|U_{10}(t)^\top U_{10}(t+1)\|_F^2$")
     nb.save_figure(fig, "kwon-fig20", dict(FIG1, preset=PRESET), time.perf_counter() - t_fig1,
                   caption=f"Preset '{PRESET}' on {nb.device_name}: subspace distance (eq. 20, r = 10) of the penultimate "
                           "weights between t and t+1 at sampled t (log scale; the DLN's value at t = 0 reflects its "

@@ -165,7 +165,6 @@ for name, fid, title in (("mlp", "talk-t01", "10-layer ReLU MLP"),
     axes[0].legend(fontsize=6)
     axes[1].legend(fontsize=5)
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
     nb.save_figure(fig, fid, dict(P["layers"], preset=PRESET, n_nonlinear=(P["layers"]["depth"] - 1 if
                   name == "mlp" else P["hybrid_nonlinear"])), time.perf_counter() - t_start,
                   caption=f"{title} on {lay[name]['n_train']} CIFAR-10 images (preset '{PRESET}', {nb.device_name}); "
@@ -207,8 +206,7 @@ if dyn:
             ax.plot(f.sv_iterations, f.weight_sv[:, i], color=cmap(i / nshow), lw=0.7)
         ax.set_title(T2[arch], fontsize=7)
         ax.set_xlabel("iteration")
-    axes[0, 0].set_ylabel("σ_i(W(t)), top 30")
-    fig.tight_layout()
+    fig.supylabel(r"$\sigma_i(W(t))$, top 30", fontsize=7)
     nb.save_figure(fig, "talk-t02", dict(FIG1, preset=PRESET), time.perf_counter() - t_t2,
                   caption=f"Singular values of the penultimate weight matrix over training (preset '{PRESET}', "
                           f"{nb.device_name}); colour = index. ViT-B not run.")
@@ -302,15 +300,16 @@ if rows:
         axes[0].plot(x, [LR[(ds, r["rank"])]["acc"] for r in rows], "o-", ms=3, color=OKABE_ITO[j], label=ds)
     axes[0].plot(x, [r["acc"] for r in rows], "k^--", ms=4, label="average")
     axes[0].set_xticks(x, names)
+    axes[0].set_xlabel("rank of the low-rank layers")
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend(fontsize=5)
     w = 0.25
     for j, (key, lab) in enumerate((("params", "params"), ("memory", "memory"), ("flops", "FLOPs"))):
         axes[1].bar(x + (j - 1) * w, [r[key] / rows[0][key] for r in rows], w, color=OKABE_ITO[j + 3], label=lab)
     axes[1].set_xticks(x, names)
+    axes[1].set_xlabel("rank of the low-rank layers")
     axes[1].set_ylabel("relative to normal")
     axes[1].legend(fontsize=5)
-    fig.tight_layout()
     nb.save_figure(fig, "talk-t10", dict(P["lowrank"], preset=PRESET, datasets=P["datasets"]),
                   time.perf_counter() - t_t10,
                   caption=f"Low-rank MLP training (preset '{PRESET}', {nb.device_name}): average accuracy " +
