@@ -203,6 +203,10 @@ def find_file(relpath: str, sha256: str | None = None) -> Path:
     pass on :data:`KNOWN_CONTENT_SHA256`. Raises :class:`DatasetMissingError` if no folder holds the file,
     :class:`ChecksumError` (a ``ValueError``) if the checksum differs.
     """
+    if not isinstance(relpath, (str, os.PathLike)) or not str(relpath) or Path(relpath).is_absolute():
+        raise ValueError(f"relpath must be a relative path inside a data folder (e.g. 'ml-100k/u.data'), got "
+                         f"{relpath!r}.")
+    relpath = str(relpath)
     expected = sha256 or KNOWN_SHA256.get(relpath)
     dirs = data_dirs()
     for d in dirs:
@@ -254,6 +258,9 @@ def available(name: str) -> bool:
 
 
 def _dataset_key(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"a data set name must be a str, got {type(name).__name__} {name!r}; known: "
+                        f"{', '.join(DATASETS)}")
     key = name.lower().replace("_", "-")
     if key not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
@@ -425,8 +432,18 @@ def movielens_matrix(ratings: np.ndarray, test_fraction: float = 0.2, seed: int 
     r = np.asarray(ratings)
     if r.ndim != 2 or r.shape[1] < 3 or len(r) == 0:
         raise ValueError(f"ratings must have shape (n, >=3) with rows 'user item rating ...', got {r.shape}.")
-    if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test_fraction must lie in [0, 1], got {test_fraction}.")
+    if r.dtype.kind not in "iuf":
+        raise TypeError(f"ratings must be numbers (int rows 'user item rating ...'), got dtype {r.dtype}.")
+    if r.dtype.kind == "f" and not (np.isfinite(r[:, :2]).all() and (r[:, :2] == np.round(r[:, :2])).all()):
+        raise ValueError("ratings' user and item ids (columns 0 and 1) must be whole numbers.")
+    if r.dtype.kind == "f" and not np.isfinite(r[:, 2]).all():
+        raise ValueError("ratings' values (column 2) must be finite.")
+    if isinstance(test_fraction, (bool, str, bytes)) or not hasattr(test_fraction, "__float__") \
+            or not 0.0 <= float(test_fraction) <= 1.0:
+        raise ValueError(f"test_fraction must lie in [0, 1], got {test_fraction!r}.")
+    if shape is not None and (len(tuple(shape)) != 2 or any(
+            isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in tuple(shape))):
+        raise ValueError(f"shape must be two integers (n_users, n_items) >= 1, got {shape!r}.")
     u, i = r[:, 0].astype(np.int64) - 1, r[:, 1].astype(np.int64) - 1
     if u.min() < 0 or i.min() < 0:
         raise ValueError("user and item ids must be 1-based (>= 1).")
@@ -543,6 +560,8 @@ def cut_cifar_subset(archive: str | os.PathLike, take: int = 4000) -> dict[str, 
     ``labels.txt`` (one label a line) and ``batches.meta.txt`` (one class name a line), keyed by file name.
     Reads the two members it needs straight from the archive; nothing is unpacked to disk.
     """
+    if isinstance(take, bool) or not isinstance(take, (int, np.integer)) or not 1 <= take <= 10_000:
+        raise ValueError(f"take must be an integer in [1, 10000] (the records of data_batch_1.bin), got {take!r}.")
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
@@ -662,6 +681,10 @@ def fetch(names=None, dest: str | os.PathLike | None = None, *, mirror: str | No
     replaces the public URLs by ``<mirror>/<relpath>``; ``wheel`` is a local RecBole wheel for MovieLens;
     ``offline`` only reports. Never raises for one data set's failure: each gets a :class:`FetchResult`.
     """
+    if isinstance(names, str):  # one name, not its letters
+        names = [names]
+    if isinstance(timeout, (bool, str)) or not hasattr(timeout, "__float__") or not float(timeout) > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}.")
     keys = [_dataset_key(n) for n in (names or SOURCES)]
     dest = Path(dest).expanduser() if dest is not None else data_cache_dir()
     mirror = mirror if mirror is not None else os.environ.get("DLN_DATA_MIRROR") or None

@@ -143,7 +143,8 @@ def sweep(fn: Callable[..., Any], grid: Sequence[Mapping[str, Any]] | Mapping[st
     everything ``fn`` depends on besides the point must be in the key or the grid). ``timeout``: seconds to
     wait for the cluster's results (``TimeoutError`` naming the pending points; in-process runs ignore it).
 
-    Returns a list of ``len(grid_points(grid))`` results in grid order. An exception raised by ``fn`` at a point
+    Returns a list of ``len(grid_points(grid))`` results in grid order (an empty grid, ``[]`` or a dict with an
+    empty list, has no points: ``[]``, nothing computed; ``{}`` is the one empty point). An exception raised by ``fn`` at a point
     propagates (with a note naming the point); the sweep's remaining tasks are cancelled, while results stored
     in the cache so far stay.
 
@@ -166,8 +167,13 @@ def sweep(fn: Callable[..., Any], grid: Sequence[Mapping[str, Any]] | Mapping[st
         raise TypeError(f"fn must be callable, got {type(fn).__name__}.")
     if cache is not None and not callable(cache):
         raise TypeError(f"cache must be a callable cache(name, params, compute), got {type(cache).__name__}.")
-    if timeout is not None and not timeout > 0:
+    if timeout is not None and (isinstance(timeout, (bool, str, bytes, complex)) or not hasattr(timeout, "__float__")):
+        raise TypeError(f"timeout must be a positive number of seconds or None, got {type(timeout).__name__} "
+                        f"{timeout!r}.")
+    if timeout is not None and not float(timeout) > 0:
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}.")
+    if key is not None and not isinstance(key, str):
+        raise TypeError(f"key must be a non-empty string without path separators, got {type(key).__name__} {key!r}.")
     if not (client is None or client is False or hasattr(client, "map") and hasattr(client, "gather")):
         raise TypeError(f"client must be a distributed.Client, None or False, got {client!r}.")
     name = _name(fn, key, cache is not None)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .. import data as D
-from .._util import Tensor
+from .._util import Tensor, check_integer, check_positive
 
 
 @dataclass
@@ -26,6 +26,30 @@ class Dataset:
     X_test: Tensor
     y_test: Tensor
     n_classes: int = 10
+
+    def __post_init__(self):
+        """Check that the tensors agree: ``X`` real floating point with one row per label, train and test samples of
+        one shape, labels integer ``(N,)`` in ``[0, n_classes)``."""
+        check_integer("n_classes", self.n_classes, 1)
+        for split in ("train", "test"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            for name, x in ((f"X_{split}", X), (f"y_{split}", y)):
+                if not isinstance(x, Tensor):
+                    raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}.")
+            if X.ndim < 2 or X.is_complex() or not X.is_floating_point():
+                raise TypeError(f"X_{split} must be a real floating-point tensor (N, …) (float32 as the paper's nets), "
+                                f"got {X.dtype} of shape {tuple(X.shape)}.")
+            if y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+                raise TypeError(f"y_{split} must be an integer tensor of labels (N,), got {y.dtype} of shape "
+                                f"{tuple(y.shape)}.")
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"X_{split} has {X.shape[0]} samples but y_{split} has {y.shape[0]} labels.")
+            if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
+                raise ValueError(f"y_{split} must lie in [0, n_classes) = [0, {self.n_classes}), got labels in "
+                                 f"[{int(y.min())}, {int(y.max())}].")
+        if self.X_test.shape[0] and self.X_test.shape[1:] != self.X_train.shape[1:]:
+            raise ValueError(f"X_train samples have shape {tuple(self.X_train.shape[1:])} but X_test's have "
+                             f"{tuple(self.X_test.shape[1:])}.")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -59,6 +83,10 @@ def _take(X: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator,
     return X[idx], y[idx]
 
 
+KNOWN = ("mnist", "fashion-mnist", "usps", "cifar10-subset")
+"""The names :func:`load_dataset` knows."""
+
+
 @functools.lru_cache(maxsize=8)
 def _raw(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The raw arrays of a data set, read once per process: ``(X_train, y_train, X_test, y_test)`` with images
@@ -69,7 +97,7 @@ def _raw(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return X, y, X[:0], y[:0]
     loader = {"mnist": D.load_mnist, "fashion-mnist": D.load_fashion_mnist, "usps": D.load_usps}.get(key)
     if loader is None:
-        raise ValueError(f"unknown data set {name!r}; known: mnist, fashion-mnist, usps, cifar10-subset.")
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(KNOWN)}.")
     Xtr, ytr = loader("train")
     Xte, yte = loader("test")
     return Xtr[:, None], ytr, Xte[:, None], yte
@@ -84,6 +112,11 @@ def load_dataset(name: str, n_train: int | None = None, n_test: int | None = Non
     mean and divides by the training std (one scalar per channel). Raises
     :class:`dlnlib.data.DatasetMissingError` when the files are absent.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a data set name (str), got {type(name).__name__}; known: {', '.join(KNOWN)}.")
+    for arg, v in (("n_train", n_train), ("n_test", n_test)):
+        if v is not None:
+            check_integer(arg, v, 1)
     rng = np.random.default_rng(seed)
     key = name.lower()
     Xtr, ytr, Xte, yte = _raw(key)
@@ -113,6 +146,11 @@ def gaussian_mixture(n_classes: int = 10, d: int = 100, n_train: int = 2000, n_t
     >>> tuple(ds.X_train.shape), int(ds.y_train.max()) + 1
     ((30, 5), 3)
     """
+    check_integer("n_classes", n_classes, 1)
+    check_integer("d", d, 1)
+    check_integer("n_train", n_train, 1)
+    check_integer("n_test", n_test, 0)
+    check_positive("separation_", separation_, allow_zero=True)
     g = torch.Generator().manual_seed(seed)
     means = torch.randn(n_classes, d, generator=g)
     means = separation_ * means / means.norm(dim=1, keepdim=True)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._util import Tensor
+from .._util import Tensor, check_integer, check_positive, check_real
 from ..metrics import compression, first_crossing, separation, subspace_distance, top_singular_subspace
 from .datasets import Dataset
 from .models import DeepMLP
@@ -28,11 +28,18 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     """``cuda`` if available for ``"auto"``, else the given device."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (or a torch.device), got {device!r}.") from e
 
 
 def param_groups(model: nn.Module, lr: float, alpha: float = 1.0) -> list[dict]:
     """Optimiser groups: C-DLN outer factors (``CDLNLayer.outer_names``) at ``α·lr``, everything else at ``lr``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    check_positive("lr (the step size η)", lr)
+    check_positive("alpha (the outer factors' step multiplier α)", alpha)
     outer = []
     for name, mod in model.named_modules():
         for o in getattr(mod, "outer_names", ()):
@@ -76,6 +83,8 @@ class FitResult:
 @torch.no_grad()
 def accuracy(model: nn.Module, X: Tensor, y: Tensor, batch: int = 2048) -> float:
     """Classification accuracy in % (eval mode)."""
+    _check_xy(X, y)
+    check_integer("batch", batch, 1)
     was = model.training
     model.eval()
     correct = 0
@@ -98,8 +107,16 @@ def fit(model: nn.Module, data: Dataset, *, iterations: int, batch_size: int = 1
     Every ``record_every`` steps: test accuracy (on the first ``eval_test`` test samples, default all) and the
     training time so far. ``sv_every``: the top ``n_sv`` singular values of ``W(t) − W(0)`` for
     ``model.penultimate`` (its end-to-end matrix); ``dist_every``: eq. (20) with ``r`` between ``U_r(t)`` and
-    ``U_r(t+1)`` (one step apart). Batches are drawn by a seeded permutation, epoch after epoch.
+    ``U_r(t+1)`` (one step apart). Batches are drawn by a seeded permutation, epoch after epoch (a ``batch_size``
+    above the number of training samples trains on all of them every step). Bad arguments are rejected by name
+    before anything is moved or drawn (``ValueError``/``TypeError``: counts are integers ``>= 1``, ``lr`` and
+    ``alpha`` finite and ``> 0``, ``momentum`` in ``[0, 1)``, ``optimizer``/``loss`` from their lists); a non-finite
+    training loss raises ``FloatingPointError`` naming the step and ``lr``.
     """
+    _check_fit_args(model, data, iterations=iterations, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                    momentum=momentum, weight_decay=weight_decay, alpha=alpha, cosine=cosine, loss=loss,
+                    record_every=record_every, sv_every=sv_every, dist_every=dist_every, r=r, n_sv=n_sv,
+                    eval_test=eval_test)
     dev = pick_device(device)
     model = model.to(dev)
     data = data.to(dev)
@@ -196,6 +213,15 @@ def fit_full_batch(model: nn.Module, X: Tensor, y: Tensor, n_classes: int, *, it
                    optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 0.0, loss: str = "mse",
                    seed: int = 0) -> list[float]:
     """Full-batch training on ``(X, y)`` (T1/T3: fit the training set); returns the loss every step."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    _check_xy(X, y)
+    check_integer("n_classes", n_classes, 1)
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
+        raise ValueError(f"y must lie in [0, n_classes) = [0, {n_classes}), got labels in [{int(y.min())}, "
+                         f"{int(y.max())}].")
+    _check_steps(iterations=iterations, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                 loss=loss)
     torch.manual_seed(seed)
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -221,6 +247,10 @@ def layerwise_metrics(model: DeepMLP, X: Tensor, y: Tensor, n_classes: int) -> d
     :meth:`DeepMLP.layer_features` on ``(X, y)`` (conventions §7; :func:`dlnlib.metrics.compression`/``separation``).
     Layer 0 is the input. Returns ``{"compression", "separation", "separation_centred"}`` arrays of length
     ``depth + 1``."""
+    if not isinstance(model, DeepMLP):
+        raise TypeError(f"model must be a DeepMLP (it has layer_features), got {type(model).__name__}.")
+    _check_xy(X, y)
+    check_integer("n_classes", n_classes, 2)
     Z = [X.flatten(1)] + model.layer_features(X)
     D, S, Sc = [], [], []
     for z in Z:
@@ -230,3 +260,55 @@ def layerwise_metrics(model: DeepMLP, X: Tensor, y: Tensor, n_classes: int) -> d
         Sc.append(float(separation(zt, y, n_classes, centred=True)))
     return {"compression": np.asarray(D), "separation": np.asarray(S), "separation_centred": np.asarray(Sc)}
 
+
+def _check_xy(X, y) -> None:
+    """``X (N, …)`` a real floating-point tensor and ``y (N,)`` integer labels, one per sample."""
+    for name, x in (("X", X), ("y", y)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name} must be a torch tensor, got {type(x).__name__}.")
+    if X.ndim < 2 or X.is_complex() or not X.is_floating_point():
+        raise TypeError(f"X must be a real floating-point tensor (N, …), got {X.dtype} of shape {tuple(X.shape)}.")
+    if y.ndim != 1 or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise TypeError(f"y must be an integer tensor of labels (N,), got {y.dtype} of shape {tuple(y.shape)}.")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]} labels.")
+
+
+def _check_steps(*, iterations, lr, optimizer, momentum, weight_decay, loss) -> None:
+    check_integer("iterations", iterations, 0)
+    check_positive("lr (the step size η)", lr)
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}.")
+    check_real("momentum", momentum, low=0.0, high=1.0, high_open=True)
+    check_real("weight_decay", weight_decay, low=0.0)
+    if loss not in ("ce", "mse"):
+        raise ValueError(f"loss must be 'ce' (cross-entropy) or 'mse', got {loss!r}.")
+
+
+def _check_fit_args(model, data, *, iterations, batch_size, lr, optimizer, momentum, weight_decay, alpha, cosine,
+                    loss, record_every, sv_every, dist_every, r, n_sv, eval_test) -> None:
+    """Reject bad arguments of :func:`fit` by name, value and what is allowed, before anything is moved or drawn."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a dlnlib.nonlinear.Dataset, got {type(data).__name__}.")
+    _check_steps(iterations=iterations, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
+                 loss=loss)
+    N = len(data.y_train)
+    if N == 0:
+        raise ValueError("data has no training samples.")
+    check_integer("batch_size", batch_size, 1)  # above N: every step takes all N samples (full batch)
+    check_positive("alpha (the outer factors' step multiplier α)", alpha)
+    if not isinstance(cosine, (bool, np.bool_)):
+        raise TypeError(f"cosine must be True or False, got {type(cosine).__name__} {cosine!r}.")
+    check_integer("record_every", record_every, 1)
+    for name, v in (("sv_every", sv_every), ("dist_every", dist_every)):
+        if v is not None:
+            check_integer(name, v, 0)  # 0 (like None): not recorded
+    check_integer("n_sv", n_sv, 1)
+    if dist_every:
+        pen = getattr(model, "penultimate", None)
+        k = min(pen.matrix().shape) if pen is not None else None
+        check_integer("r (the subspace rank of eq. 20)", r, 1, k)
+    if eval_test is not None:
+        check_integer("eval_test", eval_test, 1)

@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._util import Tensor
+from .._util import Tensor, check_integer, check_positive
 from ..problems import random_orthonormal
 from .datasets import Dataset
 
@@ -30,6 +30,27 @@ from .datasets import Dataset
 #: The penultimate-layer kinds of Table 1 and their row labels.
 KINDS = ("linear", "dln", "cdln")
 KIND_LABELS = {"linear": "Original", "dln": "Original + DLN", "cdln": "Original + C-DLN"}
+
+
+def _sizes(**sizes) -> None:
+    """Each keyword a width, depth or count: an integer ``>= 1`` (``None`` skipped), checked by its name."""
+    for name, v in sizes.items():
+        if v is not None:
+            check_integer(name, v, 1)
+
+
+def _check_init(init: str, eps: float) -> None:
+    if init not in ("uniform", "orthogonal"):
+        raise ValueError(f"init must be 'uniform' or 'orthogonal', got {init!r}.")
+    check_positive("eps (the init scale ε)", eps)
+
+
+def _check_matrix(name: str, x, rows: int | None = None) -> None:
+    if not isinstance(x, Tensor) or x.ndim != 2 or x.is_complex() or not x.is_floating_point():
+        what = f"a {type(x).__name__}" if not isinstance(x, Tensor) else f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+        raise TypeError(f"{name} must be a real floating-point matrix (2-d tensor), got {what}.")
+    if rows is not None and x.shape[0] != rows:
+        raise ValueError(f"{name} must have {rows} rows, got shape {tuple(x.shape)}.")
 
 
 def uniform_(W: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -58,6 +79,7 @@ class LinearLayer(nn.Module):
 
     def __init__(self, d_in: int, d_out: int, generator: torch.Generator | None = None, bias: bool = True):
         super().__init__()
+        _sizes(d_in=d_in, d_out=d_out)
         self.weight = nn.Parameter(uniform_(torch.empty(d_out, d_in), generator))
         self.bias = nn.Parameter(torch.zeros(d_out)) if bias else None
 
@@ -83,6 +105,8 @@ class DLNLayer(nn.Module):
     def __init__(self, d_in: int, d_out: int, depth: int = 3, width: int | None = None, init: str = "uniform",
                  eps: float = 1.0, generator: torch.Generator | None = None, bias: bool = True):
         super().__init__()
+        _sizes(d_in=d_in, d_out=d_out, depth=depth, width=width)
+        _check_init(init, eps)
         width = width or max(d_in, d_out)
         dims = [d_in] + [width] * (depth - 1) + [d_out]
         ws = []
@@ -120,6 +144,10 @@ class CDLNLayer(DLNLayer):
 
     def __init__(self, U: Tensor, V: Tensor, depth: int = 3, eps: float = 1.0, bias: bool = True):
         nn.Module.__init__(self)
+        _check_matrix("U", U)
+        _check_matrix("V", V)
+        check_integer("depth (C-DLN needs L >= 2 factors)", depth, 2)
+        check_positive("eps (the init scale ε)", eps)
         r_hat = U.shape[1]
         if V.shape[1] != r_hat:
             raise ValueError(f"U has {r_hat} columns but V has {V.shape[1]}; both must have r̂ columns.")
@@ -152,6 +180,11 @@ def corr_subspaces(X: Tensor, y: Tensor, n_classes: int, r_hat: int, d_out: int,
     >>> tuple(U.shape), tuple(V.shape), bool(torch.allclose(V.T @ V, torch.eye(4), atol=1e-5))
     ((6, 4), (8, 4), True)
     """
+    _check_matrix("X (the layer's input features, (N, d_in))", X)
+    if not isinstance(y, Tensor) or y.shape != (X.shape[0],):
+        raise ValueError(f"y must be a tensor of shape (N,) = ({X.shape[0]},), one label per row of X, got "
+                         f"{tuple(y.shape) if isinstance(y, Tensor) else type(y).__name__}.")
+    _sizes(n_classes=n_classes, r_hat=r_hat, d_out=d_out)
     g = torch.Generator().manual_seed(seed)
     d_in = X.shape[1]
     if r_hat > min(d_in, d_out):
@@ -185,6 +218,11 @@ class PenultimateMLP(nn.Module):
                  r_hat: int | None = None, eps: float = 1.0, subspaces: tuple[Tensor, Tensor] | None = None,
                  dln_depth: int = 3, seed: int = 0):
         super().__init__()
+        _sizes(d_in=d_in, n_classes=n_classes, width=width, n_hidden=n_hidden, r_hat=r_hat)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be 'linear', 'dln' or 'cdln', got {kind!r}.")
+        check_integer("dln_depth", dln_depth, 2 if kind == "cdln" else 1)
+        check_positive("eps (the init scale ε)", eps)
         g = torch.Generator().manual_seed(seed)
         dims = [d_in] + [width] * n_hidden
         self.body = nn.ModuleList([LinearLayer(a, b, g) for a, b in zip(dims[:-1], dims[1:])])
@@ -220,6 +258,10 @@ def build_penultimate_mlp(kind: str, data: Dataset, width: int, n_hidden: int = 
     """A :class:`PenultimateMLP` for ``data``; for ``"cdln"`` the outer subspaces come from ``M^corr = Y Xᵀ`` of the
     penultimate input features at initialisation (first ``n_corr`` training samples) with ``r̂ = 4·d_y`` by default.
     All three kinds share ``W_1..W_k`` and ``W_out`` at initialisation (same seed)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'linear', 'dln' or 'cdln', got {kind!r}.")
+    _check_dataset(data)
+    _sizes(width=width, n_hidden=n_hidden, r_hat=r_hat, n_corr=n_corr)
     K = data.n_classes
     if kind != "cdln":
         return PenultimateMLP(data.d_in, K, width, n_hidden, kind, seed=seed)
@@ -241,6 +283,11 @@ class DeepMLP(nn.Module):
     def __init__(self, d_in: int, n_classes: int, width: int, depth: int, n_nonlinear: int | None = None,
                  init: str = "uniform", eps: float = 1.0, seed: int = 0, bias: bool = True):
         super().__init__()
+        _sizes(d_in=d_in, n_classes=n_classes, width=width)
+        check_integer("depth (layers incl. the classifier; the penultimate is layers[-2])", depth, 2)
+        if n_nonlinear is not None:
+            check_integer("n_nonlinear", n_nonlinear, 0, depth - 1)
+        _check_init(init, eps)
         g = torch.Generator().manual_seed(seed)
         n_nonlinear = depth - 1 if n_nonlinear is None else n_nonlinear
         dims = [d_in] + [width] * (depth - 1) + [n_classes]
@@ -282,6 +329,7 @@ class LowRankLinear(nn.Module):
 
     def __init__(self, d_in: int, d_out: int, rank: int, generator: torch.Generator | None = None):
         super().__init__()
+        _sizes(d_in=d_in, d_out=d_out, rank=rank)
         A = uniform_(torch.empty(rank, d_in), generator)
         B = uniform_(torch.empty(d_out, rank), generator) * math.sqrt(3.0)
         self.A, self.B = nn.Parameter(A), nn.Parameter(B)
@@ -300,6 +348,9 @@ class LowRankMLP(nn.Module):
 
     def __init__(self, d_in: int, n_classes: int, width: int, rank: int | None = None, seed: int = 0):
         super().__init__()
+        _sizes(d_in=d_in, n_classes=n_classes, width=width)
+        if rank is not None:
+            check_integer("rank", rank, 1, width)
         g = torch.Generator().manual_seed(seed)
         mk = (lambda a, b: LinearLayer(a, b, g)) if rank is None else (lambda a, b: LowRankLinear(a, b, rank, g))
         self.layers = nn.ModuleList([LinearLayer(d_in, width, g), mk(width, width), mk(width, width),
@@ -324,6 +375,14 @@ class SmallVGG(nn.Module):
     def __init__(self, in_ch: int = 3, n_classes: int = 10, channels: Sequence[int] = (16, 32, 64), width: int = 128,
                  image: int = 32, seed: int = 0):
         super().__init__()
+        _sizes(in_ch=in_ch, n_classes=n_classes, width=width, image=image)
+        if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__") or len(channels) == 0:
+            raise ValueError(f"channels must be a non-empty sequence of channel counts, got {channels!r}.")
+        for j, ch in enumerate(channels):
+            check_integer(f"channels[{j}]", ch, 1)
+        if image // 2 ** len(channels) < 1:
+            raise ValueError(f"image = {image} is too small for {len(channels)} 2×2 poolings (channels = "
+                             f"{list(channels)}); it needs image >= {2 ** len(channels)}.")
         torch.manual_seed(seed)
         convs, c = [], in_ch
         for ch in channels:
@@ -371,6 +430,15 @@ class SmallViT(nn.Module):
                  depth: int = 2, heads: int = 4, mlp_dim: int = 128, seed: int = 0, pen_kind: str = "linear",
                  r_hat: int | None = None, eps: float = 1.0):
         super().__init__()
+        _sizes(image=image, patch=patch, in_ch=in_ch, n_classes=n_classes, dim=dim, depth=depth, heads=heads,
+               mlp_dim=mlp_dim, r_hat=r_hat)
+        if image % patch:
+            raise ValueError(f"patch = {patch} must divide image = {image}.")
+        if dim % heads:
+            raise ValueError(f"heads = {heads} must divide dim = {dim}.")
+        if pen_kind not in KINDS:
+            raise ValueError(f"pen_kind must be 'linear', 'dln' or 'cdln', got {pen_kind!r}.")
+        check_positive("eps (the init scale ε)", eps)
         g = torch.Generator().manual_seed(seed)
         n_tok = (image // patch) ** 2
         self.patch = patch
@@ -409,6 +477,11 @@ class SmallViT(nn.Module):
 
 def build_model(arch: str, data: Dataset, model_kw: dict, seed: int = 0) -> nn.Module:
     """``"dln"``/``"mlp"`` → :class:`DeepMLP`, ``"vgg"`` → :class:`SmallVGG`, ``"vit"`` → :class:`SmallViT`."""
+    if arch not in ("dln", "mlp", "vgg", "vit"):
+        raise ValueError(f"arch must be 'dln', 'mlp', 'vgg' or 'vit', got {arch!r}.")
+    _check_dataset(data)
+    if not hasattr(model_kw, "keys"):
+        raise TypeError(f"model_kw must be a dict of the model's keyword arguments, got {type(model_kw).__name__}.")
     kw = dict(model_kw)
     if arch in ("dln", "mlp"):
         return DeepMLP(data.d_in, data.n_classes, seed=seed, **kw)
@@ -418,3 +491,8 @@ def build_model(arch: str, data: Dataset, model_kw: dict, seed: int = 0) -> nn.M
         return SmallViT(image=data.input_shape[-1], in_ch=data.input_shape[0], n_classes=data.n_classes, seed=seed,
                         **kw)
     raise ValueError(f"arch must be 'dln', 'mlp', 'vgg' or 'vit', got {arch!r}.")
+
+
+def _check_dataset(data) -> None:
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a dlnlib.nonlinear.Dataset, got {type(data).__name__}.")
