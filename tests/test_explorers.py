@@ -110,3 +110,35 @@ def test_lop_explorer_rejects_missing_middle_block(capsys):
     w.update()
     assert w.result is None
     assert "must exceed 2r" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("compute, kw, err, words", [
+    (E.compute_lop, dict(depth=0), ValueError, "depth must be an integer >= 1, got 0"),
+    (E.compute_lop, dict(eta=-0.1), ValueError, "eta must be finite and > 0, got -0.1"),
+    (E.compute_lop, dict(iterations=10.5), TypeError, "iterations must be an integer, got float 10.5"),
+    (E.compute_lop, dict(weight_decay=-1e-3), ValueError, "weight_decay (λ) must be finite and >= 0"),
+    (E.compute_cdln, dict(problem="bogus"), ValueError, "problem must be factorisation, completion or sensing"),
+    (E.compute_cdln, dict(p=1.5), ValueError, "p (the sampling probability) must be in (0, 1], got 1.5"),
+    (E.compute_cdln, dict(alpha=0.0), ValueError, "alpha must be finite and > 0, got 0.0"),
+    (E.compute_cdln, dict(d=10, r=11, r_hat=12), ValueError, "r = 11 exceeds d = 10"),
+    (E.compute_cdln, dict(eps="0.1"), TypeError, "eps must be a real number, got str '0.1'"),
+    (E.compute_collapse, dict(init="gaussian"), ValueError, "init must be 'orthogonal', 'normal' or 'uniform'"),
+    (E.compute_collapse, dict(K=1), ValueError, "K (classes) must be an integer >= 2, got 1"),
+    (E.compute_collapse, dict(eta=float("nan")), ValueError, "eta must be finite and > 0, got nan"),
+])
+def test_compute_functions_reject_bad_controls_by_name(compute, kw, err, words):
+    with pytest.raises(err) as e:
+        compute(**kw)
+    assert words in str(e.value)
+
+
+def test_a_bad_control_value_shows_a_message_not_a_traceback(capsys):
+    """Values a slider cannot produce but a caller of the guarded function can: a message, no exception."""
+    f = E._guarded(E.compute_cdln, E.plot_cdln)
+    assert f(d=12, r=2, r_hat=4, iterations=10.5) is None
+    assert "⚠ iterations must be an integer, got float 10.5" in capsys.readouterr().out
+    assert f(d=12, r=2, r_hat=4, eta=-1.0) is None
+    assert "⚠ eta must be finite and > 0, got -1.0" in capsys.readouterr().out
+    g = E._guarded(E.compute_collapse, E.plot_collapse)
+    assert g(init="gaussian") is None
+    assert "⚠ init must be 'orthogonal'" in capsys.readouterr().out

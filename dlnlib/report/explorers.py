@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._util import check_integer, check_positive
 from ..problems import Completion, Factorisation, bernoulli_mask, low_rank_target, sensing
 from ..studies import kwon_compare, lop, wang
 from ..theory import kwon_thm1, lop_rho
@@ -66,6 +67,9 @@ def compute_lop(depth: int = 3, d: int = 30, r: int = 3, eps: float = 0.5, eta: 
     """GD on deep factorisation of a rank-``r`` ``d×d`` target (= whitened regression) from ε-orthogonal init,
     through :func:`dlnlib.studies.lop.record_snapshots` and :func:`~dlnlib.studies.lop.svd_evolution` (as talk-t04)."""
     params = dict(depth=depth, d=d, r=r, eps=eps, eta=eta, weight_decay=weight_decay, iterations=iterations, seed=seed)
+    _counts(depth=depth, d=d, r=r, iterations=iterations)
+    _positive(eps=eps, eta=eta)
+    check_positive("weight_decay (λ)", weight_decay, allow_zero=True)
     if 2 * r >= d:
         raise ValueError(f"d = {d} must exceed 2r = {2 * r} for the invariant middle block to exist.")
 
@@ -119,6 +123,14 @@ def compute_cdln(problem: str = "factorisation", d: int = 40, r: int = 3, p: flo
     and, for factorisation at α = 1, the Theorem 1 prediction of the recovery error."""
     params = dict(problem=problem, d=d, r=r, p=p, m=m, r_hat=r_hat, alpha=alpha, eps=eps, eta=eta,
                   iterations=iterations, seed=seed)
+    if problem not in ("factorisation", "completion", "sensing"):
+        raise ValueError(f"problem must be factorisation, completion or sensing, got {problem!r}.")
+    _counts(d=d, r=r, m=m, r_hat=r_hat, iterations=iterations)
+    _positive(alpha=alpha, eps=eps, eta=eta)
+    if not 0.0 < check_positive("p", p) <= 1.0:
+        raise ValueError(f"p (the sampling probability) must be in (0, 1], got {p!r}.")
+    if r > d:
+        raise ValueError(f"r = {r} exceeds d = {d}; the target is d×d of rank r <= d.")
     if r_hat < r:
         raise ValueError(f"r_hat = {r_hat} is below the target rank r = {r}; C-DLN needs r <= r_hat <= d.")
 
@@ -172,6 +184,11 @@ def compute_collapse(depth: int = 6, eps: float = 0.5, init: str = "orthogonal",
     :class:`~dlnlib.studies.wang.LayerMetrics`, the :class:`~dlnlib.studies.wang.DecayFit` over ``l = 0..L−1``
     (as talk-t12), its ``slope``, ``r2`` and the final ``loss``."""
     params = dict(depth=depth, eps=eps, init=init, K=K, n=n, eta=eta, iterations=iterations, seed=seed)
+    _counts(depth=depth, n=n, iterations=iterations)
+    check_integer("K (classes)", K, 2)
+    _positive(eps=eps, eta=eta)
+    if init not in ("orthogonal", "normal", "uniform"):
+        raise ValueError(f"init must be 'orthogonal', 'normal' or 'uniform', got {init!r}.")
 
     @_one_thread()
     def run():
@@ -208,9 +225,22 @@ def plot_collapse(res: dict):
 # ----------------------------------------------------------------------------------------------
 
 
+def _counts(**kw) -> None:
+    """Each keyword an explorer control that counts something: an integer ``>= 1``."""
+    for name, v in kw.items():
+        check_integer(name, v, 1)
+
+
+def _positive(**kw) -> None:
+    """Each keyword a step, scale or multiplier: finite and ``> 0``."""
+    for name, v in kw.items():
+        check_positive(name, v)
+
+
 def _guarded(compute, plot, plot_keys=()):
     """Run compute+plot (``plot_keys``: controls passed to ``plot``, not ``compute``); show the engine's message
-    (not a traceback) for bad control combinations."""
+    (not a traceback) for bad control combinations: a ``ValueError`` or ``TypeError`` naming the control, a
+    :class:`~dlnlib.optim.DivergenceError`, a ``FloatingPointError`` from a run that blew up."""
     import matplotlib.pyplot as plt
 
     def f(**kw):
@@ -218,7 +248,7 @@ def _guarded(compute, plot, plot_keys=()):
         try:
             with plt.style.context(str(STYLE)):
                 fig = plot(compute(**kw), **pk)
-        except (DivergenceError, ValueError) as e:
+        except (DivergenceError, ValueError, TypeError, FloatingPointError) as e:
             print(f"⚠ {e}")
             return None
         plt.show()
