@@ -68,12 +68,13 @@ golden: venv
 # The workbook as a static site -> build/book/html/index.html (open it from the file system or any static host), from
 # the notebooks as executed by the last `make figures` (build/notebooks/paper; else build/notebooks/ci, said on the
 # landing page); never re-executed. With Chromium the explorers are first run in JupyterLab in a headless browser
-# (tests/test_browser.py) and their screenshots are put on the site.
+# (tests/test_browser.py) and their screenshots are put on the site and in docs/screenshots/ (the README's pictures).
 .PHONY: book
 book: venv
 	$(BIN)/python -c "import sphinx, myst_nb, playwright" 2>/dev/null || $(PIP) install -e ".[book]"
 	rm -rf build/book/screenshots
 	-DLN_BOOK_SCREENSHOTS=$(CURDIR)/build/book/screenshots $(BIN)/python -m pytest tests/test_browser.py -k explorers -q -p no:cacheprovider --override-ini addopts=
+	if ls build/book/screenshots/explore-*.png >/dev/null 2>&1; then mkdir -p docs/screenshots && cp build/book/screenshots/explore-*.png docs/screenshots/; fi
 	$(BIN)/python scripts/build_book.py
 
 # Notebooks are committed with a jupytext percent-format .py pair (readable diffs); after editing either side:
