@@ -104,6 +104,7 @@ def test_load_dataset_and_mixture_arguments():
     _raises(TypeError, "name must be a data set name (str), got int", ND.load_dataset, 3)
     _raises(ValueError, "n_train must be an integer >= 1, got 0", ND.load_dataset, "mnist", n_train=0)
     _raises(TypeError, "n_test must be an integer, got float 10.5", ND.load_dataset, "mnist", n_test=10.5)
+    _raises(ValueError, "n_test must be an integer >= 0, got -1", ND.load_dataset, "mnist", n_test=-1)
     _raises(ValueError, "n_classes must be an integer >= 1, got 0", ND.gaussian_mixture, 0)
     _raises(ValueError, "separation_ must be finite and >= 0, got -1.0", ND.gaussian_mixture, 3, 5, 10, 5, -1.0)
     assert len(ND.gaussian_mixture(3, 5, 9, 0, seed=0).y_test) == 0  # no test set: allowed
@@ -232,3 +233,23 @@ def test_an_empty_grid_is_documented_as_no_points():
     assert sweep(lambda **kw: calls.append(kw), []) == [] and sweep(lambda **kw: calls.append(kw), {"a": []}) == []
     assert calls == []
     assert sweep(lambda **kw: kw, {}) == [{}]
+
+
+def test_load_dataset_output_passes_the_dataset_checks(monkeypatch):
+    """The loaders' own output (uint8 images and labels, as the files hold them) passes the new checks, with
+    ``n_test = 0`` (the T1/T3 runs on the CIFAR subset) too."""
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 255, size=(1040, 3, 8, 8), dtype=np.uint8)  # the subset's 1,000 test images + 40
+    labels = (np.arange(1040) % 10).astype(np.uint8)
+
+    def fake_raw(name):
+        if name == "cifar10-subset":
+            return imgs, labels, imgs[:0], labels[:0]
+        return imgs[:40, :1], labels[:40], imgs[:20, :1], labels[:20]
+
+    monkeypatch.setattr(ND, "_raw", fake_raw)
+    ds = ND.load_dataset("cifar10-subset", 20, 0, flatten=False)
+    assert len(ds.y_train) == 20 and len(ds.y_test) == 0 and tuple(ds.X_train.shape[1:]) == (3, 8, 8)
+    ds = ND.load_dataset("mnist", 20, 10)
+    assert ds.X_train.shape == (20, 64) and len(ds.y_test) == 10
+    NF.fit(NM.build_model("mlp", ds, dict(width=8, depth=3)), ds, iterations=2, batch_size=8, device="cpu")

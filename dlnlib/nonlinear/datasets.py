@@ -107,16 +107,16 @@ def load_dataset(name: str, n_train: int | None = None, n_test: int | None = Non
                  flatten: bool = True, standardise: bool = True) -> Dataset:
     """Load ``mnist``, ``fashion-mnist``, ``usps`` or ``cifar10-subset`` (via :mod:`dlnlib.data`) as float32 tensors.
 
-    ``n_train``/``n_test``: class-balanced random subsets (``None``: all). ``cifar10-subset`` has no test split:
-    its 4,000 images are split 3,000/1,000 (after subsetting) at random. ``standardise`` subtracts the training
-    mean and divides by the training std (one scalar per channel). Raises
+    ``n_train``/``n_test``: class-balanced random subsets (``None``: all; ``n_test = 0``: no test samples).
+    ``cifar10-subset`` has no test split: its 4,000 images are split 3,000/1,000 (after subsetting) at random.
+    ``standardise`` subtracts the training mean and divides by the training std (one scalar per channel). Raises
     :class:`dlnlib.data.DatasetMissingError` when the files are absent.
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a data set name (str), got {type(name).__name__}; known: {', '.join(KNOWN)}.")
-    for arg, v in (("n_train", n_train), ("n_test", n_test)):
+    for arg, v, least in (("n_train", n_train, 1), ("n_test", n_test, 0)):  # n_test = 0: no test samples
         if v is not None:
-            check_integer(arg, v, 1)
+            check_integer(arg, v, least)
     rng = np.random.default_rng(seed)
     key = name.lower()
     Xtr, ytr, Xte, yte = _raw(key)
