@@ -2,8 +2,11 @@
 
 - :func:`class_data`: balanced ``K``-class data with (near-)orthonormal inputs, one-hot targets;
 - :func:`train_mlp`: GD on ``½·mean((f(X) − Y)²)`` for linear or ReLU MLPs (hand-written backprop, batchable;
-  for linear nets it matches the engine's GD to rounding, tests/test_wang.py);
-- :func:`layer_metrics`: ``D_l``, un-centred and centred ``S_l`` on the input and every layer's output;
+  for linear nets it matches the engine's GD to rounding, tests/test_wang.py); runs stop at a tolerance checked
+  every ``check_every`` iterations (default every one);
+- :func:`layer_metrics`: ``D_l``, un-centred and centred ``S_l`` on the input and every layer's output; ``D_l``'s
+  between-class covariance is centred at the mean of the class means (default) or, as the [W] code does, at the
+  sample mean (``centre="sample"``; the two differ only for unbalanced classes);
 - :func:`check_assumptions`: the theorem's assumptions measured on trained weights (θ, balancedness, δ,
   approximate low rank, min-norm interpolation);
 - :func:`decay_rate` / :func:`scaling_fit`: the log-linear decay of ``D_l`` and its dependence on ``ε`` and ``n``
