@@ -253,3 +253,14 @@ def test_load_dataset_output_passes_the_dataset_checks(monkeypatch):
     ds = ND.load_dataset("mnist", 20, 10)
     assert ds.X_train.shape == (20, 64) and len(ds.y_test) == 10
     NF.fit(NM.build_model("mlp", ds, dict(width=8, depth=3)), ds, iterations=2, batch_size=8, device="cpu")
+
+
+def test_fit_rejects_a_model_and_data_of_different_dtypes():
+    data = _toy()
+    model = NM.DeepMLP(data.d_in, data.n_classes, 8, 3).double()
+    _raises(TypeError, "the model's parameters are torch.float64 but data.X_train is torch.float32", NF.fit, model,
+            data, iterations=1, device="cpu")
+    _raises(TypeError, "the model's parameters are torch.float64 but X is torch.float32", NF.fit_full_batch, model,
+            data.X_train, data.y_train, 3, iterations=1, lr=0.1)
+    d64 = ND.Dataset("t", data.X_train.double(), data.y_train, data.X_test.double(), data.y_test, 3)
+    assert NF.fit(model, d64, iterations=1, batch_size=4, device="cpu").final_acc >= 0  # float64 for both: fine

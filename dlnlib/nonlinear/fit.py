@@ -216,6 +216,7 @@ def fit_full_batch(model: nn.Module, X: Tensor, y: Tensor, n_classes: int, *, it
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     _check_xy(X, y)
+    _check_dtypes(model, X, "X")
     check_integer("n_classes", n_classes, 1)
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= n_classes):
         raise ValueError(f"y must lie in [0, n_classes) = [0, {n_classes}), got labels in [{int(y.min())}, "
@@ -274,6 +275,15 @@ def _check_xy(X, y) -> None:
         raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]} labels.")
 
 
+def _check_dtypes(model: nn.Module, X: Tensor, what: str) -> None:
+    """The model's floating-point parameters and the data share one dtype (float32 as the paper's nets, or float64
+    for both: ``model.double()``), instead of torch's matmul error from inside the first step."""
+    p = next((q for q in model.parameters() if q.is_floating_point()), None)
+    if p is not None and p.dtype != X.dtype:
+        raise TypeError(f"the model's parameters are {p.dtype} but {what} is {X.dtype}; use one dtype for both "
+                        f"(float32 as the paper's nets, or model.double() with float64 data).")
+
+
 def _check_steps(*, iterations, lr, optimizer, momentum, weight_decay, loss) -> None:
     check_integer("iterations", iterations, 0)
     check_positive("lr (the step size η)", lr)
@@ -294,6 +304,7 @@ def _check_fit_args(model, data, *, iterations, batch_size, lr, optimizer, momen
         raise TypeError(f"data must be a dlnlib.nonlinear.Dataset, got {type(data).__name__}.")
     _check_steps(iterations=iterations, lr=lr, optimizer=optimizer, momentum=momentum, weight_decay=weight_decay,
                  loss=loss)
+    _check_dtypes(model, data.X_train, "data.X_train")
     N = len(data.y_train)
     if N == 0:
         raise ValueError("data has no training samples.")
