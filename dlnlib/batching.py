@@ -71,6 +71,9 @@ def repeat_problem(problem: Problem, n: int) -> Problem:
 
     >>> P = repeat_problem(Factorisation(torch.eye(2, dtype=torch.float64)), 3); tuple(P.target.shape)
     (3, 2, 2)
+    >>> S = repeat_problem(Sensing(torch.ones(4, 2, 2, dtype=torch.float64), y=torch.arange(4.0).double()), 3)
+    >>> tuple(S.y.shape), S.target is None  # measurements only: the measurements are repeated
+    ((3, 4), True)
     """
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
@@ -80,6 +83,9 @@ def repeat_problem(problem: Problem, n: int) -> Problem:
     if isinstance(problem, Completion):
         return Completion(rep(problem.target), rep(problem.mask), problem.normalisation)
     if isinstance(problem, Sensing):
+        if problem.target is None:  # built from measurements y (*b, m): repeat those
+            y = problem.y.unsqueeze(0).expand((n,) + problem.y.shape).reshape(-1, problem.y.shape[-1])
+            return Sensing(problem.A, None, problem.normalisation, y)
         return Sensing(problem.A, rep(problem.target), problem.normalisation)
     raise TypeError(f"cannot repeat a {type(problem).__name__}; repeat_problem knows Factorisation, Completion "
                     "and Sensing.")

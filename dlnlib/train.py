@@ -84,7 +84,8 @@ def train(
     """Run ``iterations`` optimiser steps of ``net`` on ``problem`` and record what was asked.
 
     ``record_at``: iterations to record (0 = the initial state), or an int ``n`` for ``n`` evenly spaced ones
-    (default 100). ``record``: names from ``loss, recovery_error, test_error, sv, layer_sv, angles``;
+    (default 100). ``record``: names from ``loss, recovery_error, test_error, half_mse_unobserved,
+    half_mse_masked, sv, layer_sv, angles``;
     ``recorders``: extra ``name -> f(net, W_end, loss)`` (always given the whole batch). ``tol``: a run stops
     (its steps are frozen) at the first checked iteration whose loss is ``<= tol``; training ends when all
     runs of the batch have stopped. A NaN/Inf loss, or growth above ``divergence_factor`` × the initial loss
@@ -408,11 +409,12 @@ def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_
         raise ValueError(f"the network maps R^{net.widths[0]} -> R^{net.widths[-1]} but the problem's matrices are "
                          f"{problem.shape[0]}×{problem.shape[1]}; set d_L = {problem.shape[0]}, d_0 = {problem.shape[1]}.")
     target = getattr(problem, "target", None)
-    ref = target if target is not None else getattr(problem, "X", None)
+    measured = target is None and getattr(problem, "y", None) is not None  # sensing from measurements y (*b, m)
+    ref = target if target is not None else problem.A if measured else getattr(problem, "X", None)
     if ref is not None and ref.dtype != net.weights[0].dtype:
         raise TypeError(f"the problem is {ref.dtype} but the network is {net.weights[0].dtype}; build both in one "
                         "dtype (float64 by default, float32 allowed).")
-    pb = tuple(ref.shape[:-2]) if target is not None else ()
+    pb = tuple(ref.shape[:-2]) if target is not None else tuple(problem.y.shape[:-1]) if measured else ()
     try:
         ok = tuple(torch.broadcast_shapes(pb, net.batch_shape)) == tuple(net.batch_shape)
     except RuntimeError:

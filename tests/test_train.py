@@ -501,3 +501,16 @@ def test_default_divergence_check_names_the_first_bad_iteration(batched):
             train(cdln(P, 2, 3, 0.5, alpha=alpha), P, GD(5.0), 200, **kw)
         msgs.add(str(e.value))
     assert len(msgs) == 1 and "diverged at iteration" in msgs.pop()
+
+
+def test_sensing_from_measurements_checks_the_batch():
+    """A batch of measurement vectors y (B, m) without a target needs a network batch of B: our message, not
+    torch's; with one it trains like any batch."""
+    from dlnlib.problems import Sensing
+
+    A = torch.randn(20, 4, 4, dtype=F64, generator=torch.Generator().manual_seed(0))
+    P = Sensing(A, y=torch.randn(3, 20, dtype=F64, generator=torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match=r"batch shape \(3,\) does not fit the network's batch shape \(\)"):
+        train(wide_dln([4, 4, 4], 0.1, seed=0), P, GD(0.01), 5)
+    h = train(wide_dln([4, 4, 4], 0.1, seed=0, batch=(3,)), P, GD(0.01), 5, record_at=[0, 5])
+    assert h.loss.shape == (2, 3) and np.all(h.loss[-1] < h.loss[0])

@@ -106,7 +106,7 @@ def plot_lop(res: LoPDynamics, layers=None, view: str = "2-D"):
         lop.plot_svd_lines(axes[0, j], axes[1, j], res.evs[l], res.rho, title=f"$W_{l + 1}$: ")
     axes[0, 0].legend(fontsize=6)
     axes[1, 0].legend(fontsize=6)
-    axes[1, 0].set_ylabel("degrees")
+    axes[1, 0].set_ylabel("angle [°]")
     return fig
 
 
