@@ -96,5 +96,5 @@ def test_plot_map_marks_the_setting_and_labels_axes():
     (star,) = ax.lines
     assert star.get_xdata()[0] == pytest.approx(0.2) and star.get_ydata()[0] == pytest.approx(0.0)
     assert ax.get_xlabel() == "x" and ax.get_ylabel() == "y" and im.get_clim() == (0.0, 1.0)
-    assert len(ax.texts) == 3  # every cell but the one under the star shows its share
+    assert len(ax.texts) == 4 and ax.texts[0].get_position() == (0, -0.32)  # under the star: moved down
     plt.close(fig)

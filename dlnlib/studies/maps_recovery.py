@@ -108,13 +108,15 @@ def incremental_point(kind: str, d: int, r: int, ratio: float, *, seeds: int = 3
     Returns a dict of NumPy arrays/numbers: ``n_obs``, ``p`` (``n_obs/d²``), ``eta``, ``feasible`` (completion:
     ``n_obs ≤ d²``; an infeasible cell returns NaN results without training), ``rel_error (S,)``,
     ``train_loss (S,)``, ``stopped (S,)`` (loss reached ``tol``), ``t_fit (S, r)``, ``ordered (S,)``,
-    ``recovered (S,)``, ``holds (S,)`` = ordered and recovered, ``seconds``.
+    ``recovered (S,)``, ``holds (S,)`` = ordered and recovered, ``seconds`` (wall clock of the training) and
+    ``cpu_seconds`` (its CPU time: the cost on an idle core when the machine is shared).
     """
     if kind not in ("mc", "ms"):
         raise ValueError(f"kind must be 'mc' (completion) or 'ms' (sensing), got {kind!r}.")
     seeds, depth, iterations = check_int("seeds", seeds, 1), check_int("depth", depth, 2), check_int("iterations", iterations, 1)
     n = n_observations(d, r, ratio)
-    out = dict(n_obs=n, p=n / d**2, feasible=not (kind == "mc" and n > d * d), eta=float("nan"), seconds=0.0)
+    out = dict(n_obs=n, p=n / d**2, feasible=not (kind == "mc" and n > d * d), eta=float("nan"), seconds=0.0,
+               cpu_seconds=0.0)
     nan = np.full(seeds, np.nan)
     if not out["feasible"] or n < 1:
         return dict(out, feasible=False, rel_error=nan, train_loss=nan, stopped=np.zeros(seeds, bool),
@@ -128,7 +130,7 @@ def incremental_point(kind: str, d: int, r: int, ratio: float, *, seeds: int = 3
         problem = sensing(M, n, seed + 1000, scale="official", normalisation="sum")
     net = wide_dln([d] * (depth + 1), eps, seed=seed + 2000, batch=(seeds,))
     eta = safe_step(problem, [net], safety)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     curves = run(net, problem, eta, iterations, labels=[f"seed {s}" for s in range(seeds)], record_at=records,
                  record=("loss", "recovery_error", "sv"), tol=tol, on_divergence="flag")
     s_star = torch.linalg.svdvals(M)[:, :r].numpy()
@@ -136,7 +138,7 @@ def incremental_point(kind: str, d: int, r: int, ratio: float, *, seeds: int = 3
     rel = np.array([c["recovery_error"][-1] for c in curves])
     recovered = rel <= rec_tol
     ordered = np.array(ordered)
-    return dict(out, eta=eta, seconds=time.perf_counter() - t0, rel_error=rel,
+    return dict(out, eta=eta, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0, rel_error=rel,
                 train_loss=np.array([c["loss"][-1] for c in curves]),
                 stopped=np.array([c.stop_iteration >= 0 for c in curves]), t_fit=np.array(t_fit), ordered=ordered,
                 recovered=recovered, holds=ordered & recovered)
@@ -151,7 +153,7 @@ def depth_point(d: int, r: int, p: float, depth: int, *, seeds: int = 3, seed: i
     (``safety`` × the smaller stability bound of the two nets) for both. Returns NumPy arrays per seed:
     ``loss_below (S,)`` share of recorded iterations with comp's training loss ≤ orig's, ``err_ratio (S,)`` final
     recovery error comp/orig, ``err_orig``/``err_comp``/``loss_orig``/``loss_comp (S,)`` final values, ``eta``,
-    ``n_obs``, ``seconds``.
+    ``n_obs``, ``seconds``, ``cpu_seconds`` (as in :func:`incremental_point`).
     """
     seeds, depth = check_int("seeds", seeds, 1), check_int("depth", depth, 2)
     check_real("p", p, low=0.0, high=1.0, low_open=True)
@@ -161,7 +163,7 @@ def depth_point(d: int, r: int, p: float, depth: int, *, seeds: int = 3, seed: i
     orig = wide_dln([d] * (depth + 1), eps, seed=seed + 2000, batch=(seeds,))
     comp = cdln(problem, r_hat, depth, eps, alpha, scale_outer=depth != 2)
     eta = safe_step(problem, [orig, comp], safety)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     kw = dict(record_at=records, record=("loss", "recovery_error"), tol=tol, on_divergence="flag")
     co = run(orig, problem, eta, iterations, labels=[f"orig {s}" for s in range(seeds)], **kw)
     cc = run(comp, problem, eta, iterations, labels=[f"comp {s}" for s in range(seeds)], **kw)
@@ -172,6 +174,7 @@ def depth_point(d: int, r: int, p: float, depth: int, *, seeds: int = 3, seed: i
     eo = np.array([c["recovery_error"][-1] for c in co])
     ec = np.array([c["recovery_error"][-1] for c in cc])
     return dict(eta=eta, n_obs=int(problem.n_observed.reshape(-1)[0]), seconds=time.perf_counter() - t0,
+                cpu_seconds=time.process_time() - c0,
                 loss_below=np.array(below), err_ratio=ec / eo, err_orig=eo, err_comp=ec,
                 loss_orig=np.array([c["loss"][-1] for c in co]), loss_comp=np.array([c["loss"][-1] for c in cc]))
 
@@ -197,8 +200,8 @@ def plot_map(ax, x: Sequence[float], y: Sequence[float], frac: np.ndarray, *, xl
              mark: tuple[float, float] | None = None, mark_label: str = "paper's setting", annotate: bool = True):
     """A heat map of ``frac (len(y), len(x))`` (share of seeds where the claim holds, 0–1, NaN grey hatched) on
     categorical axes labelled with the values of ``x`` and ``y``; ``mark`` ``(x, y)`` is drawn as a star at its
-    position interpolated between the columns/rows (outside the grid: at the edge); each cell shows its share,
-    except the cell under the star. Returns the image.
+    position interpolated between the columns/rows (outside the grid: at the edge); each cell shows its share
+    (under the star: in the cell's lower part). Returns the image.
     """
     import matplotlib.pyplot as plt
 
@@ -213,13 +216,12 @@ def plot_map(ax, x: Sequence[float], y: Sequence[float], frac: np.ndarray, *, xl
     if mark is not None:
         mx = float(np.interp(mark[0], x, np.arange(len(x)), left=-0.45, right=len(x) - 0.55))
         my = float(np.interp(mark[1], y, np.arange(len(y)), left=-0.45, right=len(y) - 0.55))
-    if annotate:  # the share in each cell, except the one under the star
+    if annotate:  # the share in each cell; under the star, a little below it
         for i in range(frac.shape[0]):
             for j in range(frac.shape[1]):
                 f = frac[i, j]
-                if mx is not None and abs(j - mx) < 0.5 and abs(i - my) < 0.5:
-                    continue
-                ax.text(j, i, "—" if not np.isfinite(f) else f"{f:.2g}", ha="center", va="center", fontsize=6,
+                under = mx is not None and abs(j - mx) < 0.5 and abs(i - my) < 0.5
+                ax.text(j, i - 0.32 if under else i, "—" if not np.isfinite(f) else f"{f:.2g}", ha="center", va="center", fontsize=6,
                         color="black" if not np.isfinite(f) or f > 0.6 else "white")
     if mark is not None:
         ax.plot([mx], [my], marker="*", ms=9, mfc="none", mec="red", mew=1.2, ls="none", label=mark_label)
