@@ -280,7 +280,7 @@ def grid_array(results: Sequence[Any], grid: dict[str, Sequence[Any]], value: Ca
     :func:`dlnlib.sweep.grid_points`), reshaped to ``(len(grid[k0]), len(grid[k1]), …, *value_shape)``.
 
     >>> grid_array([1, 2, 3, 4, 5, 6], {"a": [0, 1], "b": [0, 1, 2]}, lambda x: 10 * x).tolist()
-    [[10, 20, 30], [40, 50, 60]]
+    [[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]]
     """
     shape = tuple(len(v) for v in grid.values())
     vals = np.asarray([value(r) for r in results], dtype=np.float64)
