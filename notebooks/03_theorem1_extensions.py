@@ -331,7 +331,8 @@ for k, j in enumerate(sel):
         ax[0].plot(c.iterations[show], c.simulated[show, j, i], "o", color=col, mfc="none", ms=2.5,
                    label=f"α={G['alpha'][j]:g}" if i == 0 else None)
 ax[0].set_yscale("log"); ax[0].set_xlabel("iteration $t$"); ax[0].set_ylabel(r"$\sigma_i(\tilde W(t))$")
-ax[0].set_title(f"(a) L=3, ε={P['eps'][1]:g}, f={P['f'][-1]:g}"); ax[0].legend(loc="center right")
+ax[0].set_title(f"(a) L=3, ε={P['eps'][1]:g}, f={P['f'][-1]:g}")
+ax[0].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))  # below: off the curves at any scale
 for k, a in enumerate(P["alpha"]):
     xs = np.arange(len(runs))
     ys = [max(cc.rel_error[G["alpha"] == a].max(), 1e-17) for cc in runs.values()]
@@ -357,7 +358,7 @@ for k, (name, b) in enumerate(beyond.items()):
     ax[3].plot(b.iterations, np.maximum(b.offdiag, 1e-18), color=OKABE_ITO[k], lw=0.7, alpha=0.8)
     ax[3].plot([], [], color=OKABE_ITO[k], label=name)
 ax[3].set_yscale("log"); ax[3].set_xlabel("iteration $t$"); ax[3].set_ylabel("off-diagonal mass")
-ax[3].set_title("(d) MS / MC vs MF"); ax[3].legend()
+ax[3].set_title("(d) MS / MC vs MF"); ax[3].legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.3))
 nb.save_figure(fig, "kwon-thm1-alpha", P, t_grid,
               caption=f"Theorem 1 and the α≠1 recursion on {n_runs} runs: max rel. error {max(rel_one, rel_alpha):.1e}; "
                       f"breaks past the stability bound from f={f_break}; MS/MC off-diagonal mass "
