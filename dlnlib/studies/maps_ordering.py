@@ -318,13 +318,14 @@ def plot_map(ax, Z: np.ndarray, xs: Sequence, ys: Sequence, *, xlabel: str, ylab
     Z = np.asarray(Z, dtype=np.float64)
     mesh = ax.pcolormesh(np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5, np.ma.masked_invalid(Z),
                          cmap=cmap, vmin=vmin, vmax=vmax, shading="flat")
-    lo, hi = mesh.get_clim()
     for iy in range(Z.shape[0]):
         for ix in range(Z.shape[1]):
             z = Z[iy, ix]
-            light = np.isfinite(z) and (z - lo) < 0.5 * (hi - lo)
+            rgb = mesh.cmap(mesh.norm(z))[:3] if np.isfinite(z) else (1.0, 1.0, 1.0)
+            dark = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 0.5  # luminance of the cell
             ax.text(ix, iy, "–" if not np.isfinite(z) else fmt.format(z), ha="center", va="center", fontsize=5.5,
-                    color="white" if light else "black")
+                    color="white" if dark else "black")
+    ax.grid(False)
     for ix, iy in marks:
         ax.add_patch(mpatches.Rectangle((ix - 0.5, iy - 0.5), 1, 1, fill=False, ec="#D55E00", lw=1.6))
     ax.set_xticks(range(len(xs)), [f"{x:g}" if isinstance(x, (int, float)) else str(x) for x in xs])
