@@ -332,12 +332,12 @@ print("Fig. 19 S2 holds at L = 2, p = 0.3:", verdict2["recovery"]["at"] >= 2 / 3
 # which the figures' σ_i → σ_i* presumes, needs ≥ 1.5 dof units in sensing and 1.5–2 in completion, and the paper's
 # 2,000 observations for 1,900 degrees of freedom (ratio 1.05) lie outside that region for every rank we mapped.
 # The most likely reason is too few observations for the rank, not too few steps: at the paper's cell, 4× the steps
-# (40,000) bring the training loss to 1e-12 (sensing) and 1e-5–4e-9 (completion) while the relative error stays at
+# (40,000) bring the training loss to 1e-8–1e-12 (sensing) and 1e-5–4e-9 (completion) while the relative error stays at
 # 1.20–1.54 and 1.49–2.20 — the network fits the observations with another matrix, as notebook 12's d = 100 runs do.
 #
 # Numbers (d = 30, L = 3, 3 seeds a cell): completion recovers all seeds from ratio 2 at r = 2, 3 and from 1.5 at
-# r = 4, 6 (1.5: 0/3, 1/3, 2/3, 3/3 for r = 2, 3, 4, 6); sensing recovers all seeds from 1.5 at every rank (final
-# errors ≤ 6e-5); at ratio ≤ 1.05 no seed recovers (median relative error 0.94–2.65). σ_1..σ_r are fitted in
+# r = 4, 6 (1.5: 0/3, 1/3, 2/3, 3/3 for r = 2, 3, 4, 6); sensing recovers all seeds from 1.5 at every rank (median
+# final errors ≤ 6e-5); at ratio ≤ 1.05 no seed recovers (median relative error 0.94–2.65). σ_1..σ_r are fitted in
 # order in 82 % (completion) and 88 % (sensing) of all runs; every failure is at ratio 0.75.
 #
 # **Fig. 19 — verdict.** "C-DLN's training loss is lower" (S1) holds at L = 2 only with few observations, p ≤ 0.2
@@ -345,9 +345,9 @@ print("Fig. 19 S2 holds at L = 2, p = 0.3:", verdict2["recovery"]["at"] >= 2 / 3
 # prints no setting) C-DLN's loss is at or below the original's at only 6–7 % of the recorded iterations, so the
 # paper's setting lies outside S1's region. "Its recovery error is slightly higher" (S2: 1 < comp/orig ≤ 1.5) holds at
 # L = 2 for p ≤ 0.3 (at p = 0.3 for 2 of 3 seeds: 1.37, 2.02, 1.18) and fails above, where the original recovers
-# (error 0.04, 0.005) and C-DLN does not (7× and 32×); the two statements hold **together** only at L = 2 and
-# p ≤ 0.2 (≤ 1.05 dof units), where neither net recovers M* — the most likely reason is a setting with fewer
-# observations than p = 0.3, which the paper did not state.
+# (error 0.04, 0.005) and C-DLN does not (7× and 32×); the two statements hold **together** at L = 2 only for
+# p ≤ 0.2 (≤ 1.05 dof units), where neither net recovers M* (and at L = 4 for p = 0.2 and 0.6) — the most likely
+# reason is a setting with fewer observations than p = 0.3, which the paper did not state.
 #
 # **Caveats.** d = 30 instead of 100: the dof units make the observation counts comparable, but completion's
 # sample complexity carries a log d, so at d = 100 the recovery boundary in dof units lies a little higher — which
@@ -355,6 +355,7 @@ print("Fig. 19 S2 holds at L = 2, p = 0.3:", verdict2["recovery"]["at"] >= 2 / 3
 # one seed from 1/3. At L = 4 ε is 0.1 (the ε^{L−2} rule above), not the code's 1e-2.
 #
 # **Costs** (CPU seconds of training, one thread — the time on one idle core; the rest of the notebook, imports and
-# figures, adds ≈ 15 s): paper — map 1 COST1 s (completion COSTMC, sensing COSTMS, the 4×-longer runs COSTLONG), map 2
-# COST2 s; the whole notebook used TOTALPAPER s of CPU (wall clock WALLPAPER on the loaded machine). ci — map 1 6.1 s
-# (+ 1.8 s longer runs), map 2 1.7 s; the whole notebook 26 s of CPU.
+# figures, adds ≈ 15–20 s): paper — map 1 143 s (completion 16 s, sensing 127 s: the m × d² operator; the 4×-longer
+# runs at the paper's cell 17 s), map 2 13 s; the whole notebook used 206 s of CPU, ≈ 3.5 min on one idle core (33 min
+# wall clock on the shared, loaded machine). ci — map 1 6.6 s (+ 1.7 s longer runs), map 2 2.4 s; the whole notebook
+# 28 s of CPU.
