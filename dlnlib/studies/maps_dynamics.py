@@ -300,13 +300,13 @@ def plot_map(ax, x: Sequence[float], y: Sequence[float], Z: np.ndarray, *, xlabe
     if Z.shape != (len(y), len(x)):
         raise ValueError(f"Z has shape {Z.shape}, expected (len(y), len(x)) = {(len(y), len(x))}.")
     im = ax.imshow(np.ma.masked_invalid(Z), origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
-    lo, hi = im.get_clim()
     for i in range(len(y)):
         for j in range(len(x)):
             z = Z[i, j]
             txt = "n/a" if not np.isfinite(z) else fmt.format(z)
-            light = np.isfinite(z) and (z - lo) < 0.55 * (hi - lo if hi > lo else 1.0)
-            ax.text(j, i, txt, ha="center", va="center", fontsize=6, color="w" if light else "k")
+            rgb = np.asarray(im.cmap(im.norm(z)))[:3] if np.isfinite(z) else np.ones(3)
+            dark = float(rgb @ np.array([0.299, 0.587, 0.114])) < 0.5  # the cell's luminance decides the text colour
+            ax.text(j, i, txt, ha="center", va="center", fontsize=6, color="w" if dark else "k")
             if holds is not None and bool(np.asarray(holds)[i, j]):
                 ax.add_patch(_cell(j, i))
     tick = (lambda v: f"{v:g}")
