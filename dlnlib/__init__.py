@@ -18,7 +18,8 @@ Engine (this package's top level):
 
 Studies (:mod:`dlnlib.studies`, one module per claim family): ``kwon_thm1``, ``kwon_cor1``, ``kwon_assumption1``,
 ``kwon_thm2``, ``kwon_compare``, ``kwon_incremental``, ``movielens``, ``lop``, ``lop_compressed``, ``wang``,
-``symbolic``, ``perturbed``; and :mod:`dlnlib.nonlinear` (``datasets``, ``models``, ``fit``, ``costs``, ``presets``,
+``symbolic``, ``perturbed``, and the maps of where the empirical claims hold (``maps_recovery``, ``maps_ordering``,
+``maps_dynamics``); and :mod:`dlnlib.nonlinear` (``datasets``, ``models``, ``fit``, ``costs``, ``presets``,
 ``runs``).
 
 Report (:mod:`dlnlib.report`): ``session``, ``style``, ``figures``, ``tables``, ``cache``, ``verification``,

@@ -69,6 +69,7 @@ scale = "ci"
 import time
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -274,6 +275,7 @@ def incremental_figure(key):
             axes[row, 0].set_title(f"{name} — diverged at {run.diverged_at}", loc="left")
     for ax in axes[0]:
         ax.set_xlabel("")
+    axes[1, 0].xaxis.set_major_locator(MaxNLocator(4))  # shared by the column: 6-digit iterations fit at paper scale
     fig.legend(handles=LEG, loc="upper right", ncol=2)
     fig.suptitle(f"{NAMES[kind]}, d = {d}, r = {r}, L = {L}, ε = {eps:g}, η = {P['eta']:g}"
                  + (f", m = {P['m']}" if kind == "ms" else f", p = {P['p']:g}" if kind == "mc" else ""), x=0.02, ha="left")
