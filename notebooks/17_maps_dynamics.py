@@ -211,7 +211,9 @@ V["b"] = nb.check(
     "maps-t09-gamma", "maps-t09-gamma",
     f"T9 map (MC d = {qb['fixed']['d']}, r = {qb['fixed']['r']}, p = {qb['fixed']['p']}): path distance / ‖M*‖_F of "
     f"the γ = 0.01 compressed net at ε = {qb['eps'][ib]:g} ≤ 0.1; γ with distance ≤ 0.1 per ε: {gam_hold}; "
-    f"smallest distance on the map {np.nanmin(stray):.3f} (γ = {qb['gammas'][int(np.nanargmin(stray) % len(qb['gammas']))]:g})",
+    f"smallest distance on the map {np.nanmin(stray):.3f} (γ = {qb['gammas'][int(np.nanargmin(stray) % len(qb['gammas']))]:g}); "
+    "most likely reason: in completion the bases from the gradient at t = 0 are not the true subspaces, and at small "
+    "γ they rotate too slowly to follow the wide net before the inner factors fit the observed entries",
     stray[ib, jb], 0.1, direction="<=", assert_=False)
 held_c = [(c, s) for i, c in enumerate(qc["offset"]) for j, s in enumerate(qc["spread"]) if up[i, j] == 1.0]
 V["c"] = nb.check(
@@ -220,7 +222,9 @@ V["c"] = nb.check(
     f"S_l increasing on orthonormal samples (θ = 0, the sources' setting) = 1 ({ref_c['up']:.2f}; centred "
     f"{ref_c['up_centred']:.2f}); on the Gaussian-mixture map it is 1 at "
     f"{len(held_c)} of {up.size} (offset, spread) cells {held_c}, and {up[0].min():.2f}–{up[0].max():.2f} "
-    f"without offset; centred S_l increases at {int((up_c == 1).sum())} of {up.size} cells",
+    f"without offset; centred S_l increases at {int((up_c == 1).sum())} of {up.size} cells; reason: on orthonormal "
+    f"samples the class means are already orthogonal (S_0 = {ref_c['S'][0]:.3f}, the maximum) and S_l drifts down "
+    f"by {1 - ref_c['S'][1:-1].min():.1e} before the output",
     ref_c["up"], 1.0, direction=">=", assert_=False)
 V["d"] = nb.check(
     "maps-fig01-count", "maps-fig01-count",
@@ -228,7 +232,8 @@ V["d"] = nb.check(
     f"over widths {qd['width']} × lengths {qd['iterations']} ≤ 2K; ≤ 2K at {int(holds_d.sum())} of {holds_d.size} "
     f"cells (counts {count.min():.0f}–{count.max():.0f}); at T = {qd['iterations'][-1]} with [K]'s VGG recipe (momentum "
     f"0.9, weight decay 5e-4) the counts are {count_r[REC.index('sgd-momentum-wd')].astype(int).tolist()}, with Adam "
-    f"{count_r[REC.index('adam')].astype(int).tolist()} (widths {qd['width']})",
+    f"{count_r[REC.index('adam')].astype(int).tolist()} (widths {qd['width']}); the likely reason for our VGG's 22: "
+    "weight decay shrinks all of W(0), a full-rank part of W(T) − W(0)",
     float(count.max()), 2 * K, direction="<=", assert_=False)
 
 # %%
