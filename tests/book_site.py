@@ -43,7 +43,7 @@ def _png(title: str, color: str) -> tuple:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(3, 2))
+    fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
     ax.plot([0, 1, 2], [2, 1, 0.5], color=color)
     ax.set_title(title)
     ax.set(xlabel="x", ylabel="y")

@@ -188,6 +188,11 @@ def test_lint_files_reads_caption_png_and_pdf(tmp_path):
     (tmp_path / "f.json").write_text(json.dumps(info))
     (tmp_path / "f.png").write_bytes(b"\x89PNG broken")
     assert [p.rule for p in lint.lint_files(tmp_path / "f.json")] == ["files"]
+    fig, ax = plt.subplots(figsize=(6, 2))  # a PNG of another figure beside the PDF: a mismatched set
+    ax.plot([0, 1]); ax.set(xlabel="x", ylabel="y")
+    fig.savefig(tmp_path / "f.png", format="png")
+    plt.close(fig)
+    assert "is not f.pdf" in str(lint.lint_files(tmp_path / "f.json")[0])
     (tmp_path / "f.png").unlink()
     assert "f.png is missing" in str(lint.lint_files(tmp_path / "f.json")[0])
 

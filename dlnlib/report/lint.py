@@ -602,8 +602,9 @@ def _pdf_page_size(data: bytes) -> tuple[float, float] | None:
 def lint_files(json_path: str | Path, dpi: float | None = None) -> list[Problem]:
     """Problems of a saved figure ``<id>.json`` with its ``<id>.png`` and ``<id>.pdf``: the caption rule; both files
     there, readable and under :data:`MAX_BYTES`; the PNG's size within :data:`PNG_WIDTH` × :data:`PNG_HEIGHT`; the
-    PNG the PDF's page at ``dpi`` (default ``savefig.dpi`` of the style) to within 1.5 % (4 px at least): both
-    files show the same layout."""
+    PNG the PDF's page at ``dpi`` (default ``savefig.dpi`` of the style) to within 3 % (4 px at least): both
+    files show the same layout (the tight bounding box of text differs by up to ≈ 2 % between the PDF and PNG
+    backends, measured on kwon-prop1, kwon-thm2 and talk-t07)."""
     from PIL import Image
 
     json_path = Path(json_path)
@@ -634,7 +635,7 @@ def lint_files(json_path: str | Path, dpi: float | None = None) -> list[Problem]
 
         dpi = savefig_dpi()
     want = np.asarray(page) / 72 * dpi
-    if (np.abs(want - (w, h)) > np.maximum(4.0, 0.015 * want)).any():  # text extents differ a little by backend
+    if (np.abs(want - (w, h)) > np.maximum(4.0, 0.03 * want)).any():  # text extents differ a little by backend
         out.append(Problem("files", f"{png.name} ({w}×{h} px) is not {pdf.name} ({page[0]:.0f}×{page[1]:.0f} pt) "
                                     f"at {dpi:g} dpi"))
     return out
