@@ -159,7 +159,7 @@ def pc_axes(fig):
     z-label (constrained layout does not see it)."""
     ax = fig.add_subplot(1, 3, 1, projection="3d")
     ax.set_box_aspect(None, zoom=0.75)
-    ax.set_xlabel("PC 1", labelpad=-4); ax.set_ylabel("PC 2", labelpad=-4); ax.set_zlabel("PC 3", labelpad=0)
+    ax.set_xlabel("PC 1", labelpad=-4); ax.set_ylabel("PC 2", labelpad=-1); ax.set_zlabel("PC 3", labelpad=0)
     ax.tick_params(labelsize=6, pad=-1)
     for a_ in (ax.xaxis, ax.yaxis, ax.zaxis):
         a_.set_major_locator(plt.MaxNLocator(3))
