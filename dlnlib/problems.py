@@ -7,13 +7,13 @@ Every problem's loss depends on the network only through the end-to-end matrix
 Loss normalisation is an explicit choice (conventions §1.4). With ``c`` the normalisation constant
 every loss is ``(c/2) * ||residual||^2``:
 
-=================  ==========================================  ===============================
-``normalisation``  meaning                                     ``c``
-=================  ==========================================  ===============================
+=================  ===========================================  ==============================
+``normalisation``  meaning                                      ``c``
+=================  ===========================================  ==============================
 ``"sum"``          ``½‖·‖²`` (the papers' equations)            1
 ``"mean"``         mean over all entries / measurements         1/(d_out·d_in), 1/m, 1/(d_y·N)
 ``"observed"``     completion only: mean over observed entries  ``1/|Ω|``
-=================  ==========================================  ===============================
+=================  ===========================================  ==============================
 
 The official [K] sensing code scales the measurement matrices by 1/m instead
 (:func:`sensing` with ``scale="official"``). A step ``η`` on a normalised loss is a step
