@@ -16,6 +16,16 @@ _TMP = tempfile.mkdtemp(prefix="dlnlib-tests-")
 os.environ.setdefault("DLN_RESULTS_DIR", os.path.join(_TMP, "results"))
 os.environ.setdefault("DLN_FIGURES_DIR", os.path.join(_TMP, "figures"))
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every matplotlib figure a test leaves open (no "more than 20 figures" warning, no leaked memory)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
