@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["grid_points", "sweep", "active_client"]
+__all__ = ["grid_points", "fold", "sweep", "active_client"]
 
 Point = dict[str, Any]
 
@@ -75,6 +75,35 @@ def grid_points(grid: Sequence[Mapping[str, Any]] | Mapping[str, Iterable[Any]])
     if isinstance(grid, (str, bytes)) or not isinstance(grid, Iterable):
         raise TypeError(f"grid must be a list of dicts or a dict of lists, got {type(grid).__name__}.")
     return [_check_point(p, f"point {i}") for i, p in enumerate(grid)]
+
+
+def fold(results: Sequence[Any], grid: Mapping[str, Sequence[Any]] | Sequence[int], value: Callable[[Any], Any]
+         ) -> Any:
+    """``value(result)`` of each result of a sweep over ``grid`` as a float64 array over the grid's axes: the
+    inverse of :func:`grid_points` for a dict of lists (first key slowest), shape ``(len(grid[k0]), len(grid[k1]),
+    …, *value_shape)``; ``grid`` may also be that shape itself.
+
+    >>> fold([1, 2, 3, 4, 5, 6], {"a": [0, 1], "b": [0, 1, 2]}, lambda x: 10 * x).tolist()
+    [[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]]
+    >>> fold([1, 2, 3], (2, 2), float)
+    Traceback (most recent call last):
+    ...
+    ValueError: results has 3 entries but the grid has 4 points.
+    """
+    import numpy as np
+
+    if not callable(value):
+        raise TypeError(f"value must be a function of one result, got {type(value).__name__}.")
+    if isinstance(grid, Mapping):
+        shape = tuple(len(v) for v in grid.values())
+    elif isinstance(grid, Sequence) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in grid):
+        shape = tuple(grid)
+    else:
+        raise TypeError(f"grid must be a dict of lists or a shape (a tuple of counts), got {grid!r}.")
+    vals = np.asarray([value(r) for r in results], dtype=np.float64)
+    if vals.shape[0] != int(np.prod(shape)):
+        raise ValueError(f"results has {vals.shape[0]} entries but the grid has {int(np.prod(shape))} points.")
+    return vals.reshape(shape + vals.shape[1:])
 
 
 def active_client():

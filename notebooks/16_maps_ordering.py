@@ -54,7 +54,7 @@ import torch
 
 from dlnlib.report import Session, use_style
 from dlnlib.studies import maps_ordering as MO
-from dlnlib.sweep import sweep
+from dlnlib.sweep import fold, sweep
 
 torch.set_num_threads(1)
 use_style()
@@ -108,10 +108,10 @@ A, R = q["alphas"], q["oversample"]
 thm2 = {kind: mapped(MO.ordering_point, {"kind": [kind], "alpha": A, "oversample": R}, q["fixed"])
         for kind in ("mc", "ms")}
 shape = (len(A), len(R))
-Z = {kind: dict(iters=MO.grid_values(res, shape, lambda x: x.frac_ok.mean()),
-                clean=MO.grid_values(res, shape, lambda x: x.clean.mean()),
-                fit=MO.grid_values(res, shape, lambda x: x.frac_ok_fit.mean()),
-                final=MO.grid_values(res, shape, lambda x: np.mean(x.final_comp <= x.final_orig + MO.ALLOW)))
+Z = {kind: dict(iters=fold(res, shape, lambda x: x.frac_ok.mean()),
+                clean=fold(res, shape, lambda x: x.clean.mean()),
+                fit=fold(res, shape, lambda x: x.frac_ok_fit.mean()),
+                final=fold(res, shape, lambda x: np.mean(x.final_comp <= x.final_orig + MO.ALLOW)))
      for kind, res in thm2.items()}
 cost_thm2 = cost(thm2["mc"] + thm2["ms"])
 paper_cell = {k: (MO.nearest(R, PAPER_SETTINGS[k]["oversample"]), MO.nearest(A, PAPER_SETTINGS[k]["alpha"]))
@@ -226,8 +226,8 @@ p17 = PAPER_SETTINGS["t17"]
 by_d = mapped(MO.t17_point, {"d": q["d"], "eps": [p17["eps"]], "r_hat": q["r_hats"]}, f)
 by_e = mapped(MO.t17_point, {"d": [q["d_eps"]], "eps": q["eps"], "r_hat": q["r_hats"]}, f)
 ratio = lambda x: x.ratio if x.converged.all() else np.nan  # noqa: E731 - a capped run has no iteration count
-Zd = MO.grid_values(by_d, (len(q["d"]), len(q["r_hats"])), ratio)
-Ze = MO.grid_values(by_e, (len(q["eps"]), len(q["r_hats"])), ratio)
+Zd = fold(by_d, (len(q["d"]), len(q["r_hats"])), ratio)
+Ze = fold(by_e, (len(q["eps"]), len(q["r_hats"])), ratio)
 conv17 = float(np.mean([x.converged.mean() for x in by_d + by_e]))
 cost17 = cost(by_d + by_e)
 print(f"mean iterations compressed / narrow (rows d = {q['d']}, columns r̂ = {q['r_hats']}) at ε = {p17['eps']}:")

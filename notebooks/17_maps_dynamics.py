@@ -49,7 +49,7 @@ import torch
 import dlnlib as dl
 from dlnlib.report import Session, use_style
 from dlnlib.studies import maps_dynamics as MD
-from dlnlib.sweep import sweep
+from dlnlib.sweep import fold, sweep
 
 torch.set_num_threads(1)  # small problems on a shared CPU: one thread
 use_style()
@@ -100,7 +100,7 @@ P
 # %%
 qa = P["align"]
 RA = run_map("align", MD.align_point, {"eps": qa["eps"], "gap": qa["gap"]}, qa["fixed"])
-ratio = MD.grid_array(RA, {"eps": qa["eps"], "gap": qa["gap"]}, lambda r: r["ratio"])  # (E, G, S, r)
+ratio = fold(RA, {"eps": qa["eps"], "gap": qa["gap"]}, lambda r: r["ratio"])  # (E, G, S, r)
 with np.errstate(invalid="ignore"):
     med_a = np.nanmedian(ratio.reshape(ratio.shape[:2] + (-1,)), axis=-1)  # (E, G)
     lo_a = np.nanmin(ratio.reshape(ratio.shape[:2] + (-1,)), axis=-1)
@@ -124,9 +124,9 @@ print("paper targets' geometric-mean gap:", {r: round(g, 3) for r, g in paper_ga
 # %%
 qb = P["track"]
 RB = run_map("track", MD.track_point, {"eps": qb["eps"]}, dict(qb["fixed"], gammas=qb["gammas"]))
-stray = MD.grid_array(RB, {"eps": qb["eps"]}, lambda r: r["stray"])  # (E, G)
-final_b = MD.grid_array(RB, {"eps": qb["eps"]}, lambda r: r["final_error"])
-wide_b = MD.grid_array(RB, {"eps": qb["eps"]}, lambda r: r["wide_error"])
+stray = fold(RB, {"eps": qb["eps"]}, lambda r: r["stray"])  # (E, G)
+final_b = fold(RB, {"eps": qb["eps"]}, lambda r: r["final_error"])
+wide_b = fold(RB, {"eps": qb["eps"]}, lambda r: r["wide_error"])
 holds_b = stray <= 0.1
 print(f"({COST['track']:.1f} s) stray / ‖M*‖_F per (ε, γ):")
 for i, e in enumerate(qb["eps"]):
@@ -144,12 +144,12 @@ for i, e in enumerate(qb["eps"]):
 qc = P["sep"]
 axc = {"offset": qc["offset"], "spread": qc["spread"]}
 RC = run_map("sep", MD.separation_point, axc, qc["fixed"])
-up = MD.grid_array(RC, axc, lambda r: r["up"])  # (O, S)
-up_c = MD.grid_array(RC, axc, lambda r: r["up_centred"])
+up = fold(RC, axc, lambda r: r["up"])  # (O, S)
+up_c = fold(RC, axc, lambda r: r["up_centred"])
 # the sources' setting: orthonormal samples (θ = 0, d = 2N), same net and training
 ref_c = run_map("sep-orthonormal", MD.separation_point, {"offset": [0.0], "spread": [0.0]},
                 dict(qc["fixed"], kind="orthonormal", max_its=20000))[0]  # notebook 06's budget: it escapes later
-loss_c = MD.grid_array(RC, axc, lambda r: r["loss"])
+loss_c = fold(RC, axc, lambda r: r["loss"])
 print(f"({COST['sep']:.1f} s) fraction of layer steps with S_l increasing, un-centred / centred (final loss):")
 for i, c in enumerate(qc["offset"]):
     print(f"  offset c = {c:g}: " + "  ".join(f"s={s:g}: {up[i, j]:.2f}/{up_c[i, j]:.2f} ({loss_c[i, j]:.0e})"
@@ -168,8 +168,8 @@ print(f"  orthonormal samples (θ = 0): {ref_c['up']:.2f}/{ref_c['up_centred']:.
 qd = P["count"]
 axd = {"width": qd["width"], "iterations": qd["iterations"]}
 RD = run_map("count", MD.count_point, axd, qd["fixed"])
-count = MD.grid_array(RD, axd, lambda r: r["count"])  # (W, T)
-acc = MD.grid_array(RD, axd, lambda r: r["acc"])
+count = fold(RD, axd, lambda r: r["count"])  # (W, T)
+acc = fold(RD, axd, lambda r: r["acc"])
 K = 10
 holds_d = count <= 2 * K
 # the optimiser recipes of [K] Fig. 1's CNN (SGD + momentum 0.9 + weight decay 5e-4 + cosine) and ViT (Adam + cosine),
@@ -178,8 +178,8 @@ REC = list(MD.RECIPES)
 axr = {"recipe": REC, "width": qd["width"]}
 RR = run_map("count-recipes", MD.count_point, axr,
              dict({k: v for k, v in qd["fixed"].items() if k != "recipe"}, iterations=qd["iterations"][-1]))
-count_r = MD.grid_array(RR, axr, lambda r: r["count"])  # (R, W)
-acc_r = MD.grid_array(RR, axr, lambda r: r["acc"])
+count_r = fold(RR, axr, lambda r: r["count"])  # (R, W)
+acc_r = fold(RR, axr, lambda r: r["acc"])
 print(f"({COST['count']:.1f} s) count (test accuracy %):")
 for i, w in enumerate(qd["width"]):
     print(f"  width {w}: " + "  ".join(f"T={t}: {count[i, j]:.0f} ({acc[i, j]:.0f}%)" for j, t in enumerate(qd["iterations"])))

@@ -12,7 +12,7 @@ from dlnlib.metrics import separation  # noqa: E402
 from dlnlib.report import lint  # noqa: E402
 from dlnlib.report.style import use_style  # noqa: E402
 from dlnlib.studies import maps_dynamics as MD  # noqa: E402
-from dlnlib.sweep import sweep  # noqa: E402
+from dlnlib.sweep import fold, sweep  # noqa: E402
 
 
 def test_geometric_spectrum_and_validation():
@@ -82,10 +82,10 @@ def test_sweep_wiring_caches_each_point():
     res = sweep(MD.separation_point, grid, cache=cache, key="maps-sep-test")
     again = sweep(MD.separation_point, grid, cache=cache, key="maps-sep-test")
     assert len(calls) == 2 and all(np.array_equal(a["S"], b["S"]) for a, b in zip(res, again))
-    up = MD.grid_array(res, {"offset": [0.0, 1.0], "spread": [0.0]}, lambda r: r["up"])
+    up = fold(res, {"offset": [0.0, 1.0], "spread": [0.0]}, lambda r: r["up"])
     assert up.shape == (2, 1)
     with pytest.raises(ValueError, match="grid has"):
-        MD.grid_array(res, {"offset": [0.0, 1.0, 2.0]}, lambda r: r["up"])
+        fold(res, {"offset": [0.0, 1.0, 2.0]}, lambda r: r["up"])
 
 
 def test_plot_map_lints_clean():

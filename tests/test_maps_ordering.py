@@ -13,7 +13,7 @@ from dlnlib.problems import Factorisation
 from dlnlib.studies import maps_ordering as MO
 from dlnlib.studies.kwon_cor1 import separated_targets
 from dlnlib.studies.kwon_thm2 import orig_and_comp
-from dlnlib.sweep import sweep
+from dlnlib.sweep import fold, sweep
 
 torch.set_num_threads(1)
 
@@ -72,7 +72,7 @@ def test_sweep_wiring_and_cache():
     again = sweep(MO.ordering_point, grid, cache=cache)
     assert len(first) == 2 and n >= 2 and len(calls) == n  # second sweep: every point from the cache
     assert [a.frac_ok.tolist() for a in again] == [b.frac_ok.tolist() for b in first]
-    Z = MO.grid_values(first, (2, 1), lambda x: x.frac_ok.mean())
+    Z = fold(first, (2, 1), lambda x: x.frac_ok.mean())
     assert Z.shape == (2, 1)
 
 

@@ -24,7 +24,7 @@ per point by the sweep); the aggregation and the plots are separate pure functio
   Gaussian mixture :func:`dlnlib.nonlinear.datasets.gaussian_mixture` (always available), against width and
   training length.
 
-:func:`grid_array` folds a sweep's results into an array over the grid's axes; :func:`plot_map` draws a map (a
+:func:`dlnlib.sweep.fold` folds a sweep's results into an array over the grid's axes; :func:`plot_map` draws a map (a
 heat map with a labelled colour bar, the region where the claim holds outlined, the source's setting marked).
 """
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ from . import lop_compressed as LC
 from . import wang
 
 __all__ = ["geometric_spectrum", "align_point", "track_point", "mixture_data", "separation_point", "count_point", "RECIPES",
-           "grid_array", "plot_map", "mark_setting"]
+           "plot_map", "mark_setting"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -273,20 +273,6 @@ def count_point(width: int, iterations: int, *, n_classes: int = 10, d: int = 10
 # ----------------------------------------------------------------------------------------------
 # Folding sweeps into arrays, and drawing maps
 # ----------------------------------------------------------------------------------------------
-
-
-def grid_array(results: Sequence[Any], grid: dict[str, Sequence[Any]], value: Callable[[Any], Any]) -> np.ndarray:
-    """``value(result)`` for each point of the Cartesian ``grid`` (a dict of lists, first key slowest, as
-    :func:`dlnlib.sweep.grid_points`), reshaped to ``(len(grid[k0]), len(grid[k1]), …, *value_shape)``.
-
-    >>> grid_array([1, 2, 3, 4, 5, 6], {"a": [0, 1], "b": [0, 1, 2]}, lambda x: 10 * x).tolist()
-    [[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]]
-    """
-    shape = tuple(len(v) for v in grid.values())
-    vals = np.asarray([value(r) for r in results], dtype=np.float64)
-    if vals.shape[0] != int(np.prod(shape)):
-        raise ValueError(f"results has {vals.shape[0]} entries but the grid has {int(np.prod(shape))} points.")
-    return vals.reshape(shape + vals.shape[1:])
 
 
 def plot_map(ax, x: Sequence[float], y: Sequence[float], Z: np.ndarray, *, xlabel: str, ylabel: str, cbar_label: str,

@@ -38,18 +38,10 @@ from ..theory import learning_time, mf_equivalent_scale, stability_bound, stabil
 from . import kwon_compare, lop_compressed
 from .kwon_cor1 import kwon_targets, separated_targets
 from .kwon_thm2 import orig_and_comp
+from .maps_recovery import dof
 
 #: Relative-error rounding allowance of the ordering (as notebook 04's Theorem 2 rows).
 ALLOW = 1e-12
-
-
-def dof(d: int, r: int) -> int:
-    """Degrees of freedom of a rank-``r`` ``d×d`` matrix, ``r(2d − r)``.
-
-    >>> dof(100, 5)
-    975
-    """
-    return r * (2 * d - r)
 
 
 def observations(kind: str, d: int, r: int, oversample: float) -> float:
@@ -286,15 +278,6 @@ def t17_point(d: int, eps: float, r_hat: int, *, r: int, p: float, depth: int = 
 # ----------------------------------------------------------------------------------------------
 # Reading and drawing maps
 # ----------------------------------------------------------------------------------------------
-
-
-def grid_values(results: Sequence, shape: tuple[int, ...], fn) -> np.ndarray:
-    """``fn(result)`` of each sweep result (grid order, last axis fastest) as an array of ``shape``.
-
-    >>> grid_values([1, 2, 3, 4], (2, 2), lambda x: 10 * x).tolist()
-    [[10.0, 20.0], [30.0, 40.0]]
-    """
-    return np.array([fn(x) for x in results], dtype=np.float64).reshape(shape)
 
 
 def region(Z: np.ndarray, holds) -> tuple[int, int]:

@@ -40,6 +40,7 @@ from ..metrics import first_crossing
 from ..networks import cdln, wide_dln
 from ..optim import GD
 from ..problems import Completion, exact_count_mask, kwon_target, sensing
+from ..sweep import fold
 from ..theory import stability_rule
 from .kwon_compare import run, violations
 from .kwon_incremental import backward_steps
@@ -186,14 +187,12 @@ def fraction_map(results: Sequence[dict], shape: tuple[int, int], key: str | Non
     >>> fraction_map([{"ok": np.array([True, False])}, {"ok": np.array([True, True]), "feasible": False}], (1, 2), "ok")
     array([[0.5, nan]])
     """
-    vals = []
-    for res in results:
+    def share(res: dict) -> float:
         if not res.get("feasible", True):
-            vals.append(np.nan)
-            continue
-        v = np.asarray(res[key] if fn is None else fn(res), dtype=bool)
-        vals.append(float(v.mean()))
-    return np.array(vals, dtype=float).reshape(shape)
+            return np.nan
+        return float(np.asarray(res[key] if fn is None else fn(res), dtype=bool).mean())
+
+    return fold(results, shape, share)
 
 
 def plot_map(ax, x: Sequence[float], y: Sequence[float], frac: np.ndarray, *, xlabel: str, ylabel: str, title: str,
