@@ -16,7 +16,7 @@ NB ?=
 JOBS ?= $(shell $(PY) -c "import os; print(min(4, os.cpu_count() or 1))")
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: test figures venv data lab bench strip golden sync
+.PHONY: test figures venv data lab bench strip golden sync book
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -69,9 +69,7 @@ golden: venv
 # the notebooks as executed by the last `make figures` (build/notebooks/paper; else build/notebooks/ci, said on the
 # landing page); never re-executed. With Chromium the explorers are first run in JupyterLab in a headless browser
 # (tests/test_browser.py) and their screenshots are put on the site and in docs/screenshots/ (the README's pictures).
-.PHONY: book
 book: venv
-	$(BIN)/python -c "import sphinx, myst_nb, playwright" 2>/dev/null || $(PIP) install -e ".[book]"
 	rm -rf build/book/screenshots
 	-DLN_BOOK_SCREENSHOTS=$(CURDIR)/build/book/screenshots $(BIN)/python -m pytest tests/test_browser.py -k explorers -q -p no:cacheprovider --override-ini addopts=
 	if ls build/book/screenshots/explore-*.png >/dev/null 2>&1; then mkdir -p docs/screenshots && cp build/book/screenshots/explore-*.png docs/screenshots/; fi

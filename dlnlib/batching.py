@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from ._util import Tensor
+from ._util import Tensor, check_int
 from .networks import DLN
 from .problems import Completion, Factorisation, Problem, Sensing
 
@@ -74,18 +74,20 @@ def repeat_problem(problem: Problem, n: int) -> Problem:
     >>> S = repeat_problem(Sensing(torch.ones(4, 2, 2, dtype=torch.float64), y=torch.arange(4.0).double()), 3)
     >>> tuple(S.y.shape), S.target is None  # measurements only: the measurements are repeated
     ((3, 4), True)
+    >>> N = repeat_problem(Sensing(torch.ones(4, 2, 2, dtype=torch.float64), torch.eye(2, dtype=torch.float64),
+    ...                            y=torch.full((4,), 9.0, dtype=torch.float64)), 2)
+    >>> N.y.tolist()  # measured (noisy) y beside a target: kept, not re-measured from the target
+    [[9.0, 9.0, 9.0, 9.0], [9.0, 9.0, 9.0, 9.0]]
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
-    rep = lambda X: X.unsqueeze(0).expand((n,) + X.shape).reshape((-1,) + X.shape[-2:])
+    n = check_int("n", n, 1)
+    rep = lambda X, k=2: X.unsqueeze(0).expand((n,) + X.shape).reshape((-1,) + X.shape[X.ndim - k:])
     if isinstance(problem, Factorisation):
         return Factorisation(rep(problem.target), problem.normalisation)
     if isinstance(problem, Completion):
         return Completion(rep(problem.target), rep(problem.mask), problem.normalisation)
     if isinstance(problem, Sensing):
-        if problem.target is None:  # built from measurements y (*b, m): repeat those
-            y = problem.y.unsqueeze(0).expand((n,) + problem.y.shape).reshape(-1, problem.y.shape[-1])
-            return Sensing(problem.A, None, problem.normalisation, y)
-        return Sensing(problem.A, rep(problem.target), problem.normalisation)
+        target = None if problem.target is None else rep(problem.target)
+        measured = problem.target is None or not torch.equal(problem.y, problem.measure(problem.target))
+        return Sensing(problem.A, target, problem.normalisation, rep(problem.y, 1) if measured else None)
     raise TypeError(f"cannot repeat a {type(problem).__name__}; repeat_problem knows Factorisation, Completion "
                     "and Sensing.")

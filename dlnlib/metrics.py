@@ -119,7 +119,7 @@ def _completion(problem):
 
 
 def _unobserved_sse(W, problem) -> tuple[Tensor, Tensor]:
-    """``(Σ_{(i,j)∉Ω} (W − M*)_ij², 1 − mask)``, batch shape; shapes checked."""
+    """``(Σ_{(i,j)∉Ω} (W − M*)_ij², 1 − mask)``, batch shape; shapes checked (for :func:`half_mse_masked`)."""
     P = _completion(problem)
     W = _matrix("W", W)
     _same_shape("W", W, "problem.target", P.target)
@@ -141,8 +141,9 @@ def half_mse_unobserved(W: Tensor, problem) -> Tensor:
     >>> float(half_mse_unobserved(torch.ones(2, 2, dtype=torch.float64), P))  # ½·(1+1+1)/3
     0.5
     """
-    sse, un = _unobserved_sse(W, problem)
-    return 0.5 * sse / un.sum((-2, -1)).clamp_min(1)
+    P, W = _completion(problem), _matrix("W", W)
+    _same_shape("W", W, "problem.target", P.target)
+    return 0.5 * P.test_error(W)  # ×½ is exact: the same bits as ½·Σ/|Ωᶜ|
 
 
 def half_mse_masked(W: Tensor, problem) -> Tensor:
@@ -251,8 +252,7 @@ def compression(Z: Tensor, labels: Tensor, K: int | None = None, *, centre: str 
     if centre not in CENTRES:
         raise ValueError(f"centre must be one of {CENTRES} (the mean of the class means, or the sample mean), got "
                          f"{centre!r}.")
-    Z, labels, _ = _features(Z, labels, K)
-    K = int(labels.max()) + 1 if K is None else K
+    Z, labels, K = _features(Z, labels, K)
     means = _class_means(Z, labels, K)
     within = (Z - means[:, labels.long()]).square().sum() / Z.shape[1]
     c = means.mean(1, keepdim=True) if centre == "class_means" else Z.mean(1, keepdim=True)
@@ -270,9 +270,8 @@ def separation(Z: Tensor, labels: Tensor, K: int | None = None, centred: bool = 
     >>> round(float(separation(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1]))), 6)
     1.0
     """
-    Z, labels, _ = _features(Z, labels, K)
+    Z, labels, K = _features(Z, labels, K)
     _flag("centred", centred)
-    K = int(labels.max()) + 1 if K is None else K
     mu = _class_means(Z, labels, K)
     if centred:
         mu = mu - mu.mean(1, keepdim=True)
@@ -398,6 +397,7 @@ def vector_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     A = as_real_array("a", a, ndim=(1, 2))
     if A.shape != as_real_array("b", b, ndim=(1, 2)).shape:
         raise ValueError(f"a has shape {np.shape(a)} but b has {np.shape(b)}; they must match.")
+    a, b = np.asarray(a), np.asarray(b)  # lists too; arrays keep their dtype
     c = (a * b).sum(0)
     s = np.linalg.norm(a - b * c, axis=0)
     return np.arctan2(s, np.abs(c))
@@ -413,6 +413,7 @@ def max_principal_angle(A: np.ndarray, B: np.ndarray) -> float:
     a_, b_ = as_real_array("A", A, ndim=(2,), min_size=0), as_real_array("B", B, ndim=(2,), min_size=0)
     if a_.shape[0] != b_.shape[0] or a_.shape[0] == 0:
         raise ValueError(f"A has shape {a_.shape} and B {b_.shape}: they need the same number n >= 1 of rows.")
+    A, B = np.asarray(A), np.asarray(B)  # lists too; arrays keep their dtype
     if A.shape[1] == 0:
         return 0.0
     R = B - A @ (A.T @ B)

@@ -25,10 +25,6 @@ from ._util import as_real_array, check_integer, check_positive, check_scalar
 # ----------------------------------------------------------------------------------------------
 
 
-def _positive(name: str, x) -> float:
-    return check_positive(name, x)
-
-
 def _sigma_star(sigma_star) -> np.ndarray:
     return as_real_array("sigma_star (the target singular values σ*)", sigma_star, ndim=(0, 1), low=0.0)
 
@@ -48,11 +44,11 @@ def _recursion_args(sigma_star, r_hat, depth, eps, eta, alpha, T, loss_scale, *,
     if r_hat < s.size:
         raise ValueError(f"r_hat = {r_hat} must be >= r = {s.size} (the number of target singular values σ*).")
     check_integer("depth L", depth, min_depth)
-    _positive("eps (the init scale ε)", eps)
+    check_positive("eps (the init scale ε)", eps)
     T = check_integer("T (the number of steps)", T, 0)
     _step(eta, T)
-    _positive("alpha (the outer-factor step multiplier α)", alpha)
-    _positive("loss_scale (the loss constant c)", loss_scale)
+    check_positive("alpha (the outer-factor step multiplier α)", alpha)
+    check_positive("loss_scale (the loss constant c)", loss_scale)
 
 
 def _case(case) -> int:
@@ -131,14 +127,14 @@ def lop_rho(eps: float, eta: float, depth: int, T: int, weight_decay: float = 0.
 
 def _rho_args(eps, eta, depth, T, weight_decay, case, loss_scale, momentum: float = 0.0) -> None:
     """The checks of :func:`lop_rho` and :func:`lop_rho_momentum`."""
-    _positive("eps (the init scale ε)", eps)
+    check_positive("eps (the init scale ε)", eps)
     check_integer("depth L", depth, 1)
     T = check_integer("T (the number of steps)", T, 0)
     _step(eta, T)
     check_positive("weight_decay (λ)", weight_decay, allow_zero=True)
     check_scalar("momentum (μ)", momentum, low=0.0, high=1.0, high_open=True)
     _case(case)
-    _positive("loss_scale (the loss constant c)", loss_scale)
+    check_positive("loss_scale (the loss constant c)", loss_scale)
 
 
 def sv_flow_rhs(s: np.ndarray, sigma_star: np.ndarray, depth: int) -> np.ndarray:
@@ -161,8 +157,8 @@ def sv_gradient_flow(sigma_star, depth: int, s0: float | np.ndarray, times: np.n
     t_ = as_real_array("times", times, ndim=(1,), min_size=0, low=0.0)
     if (np.diff(t_) < 0).any():
         raise ValueError(f"times must be non-decreasing, got {t_[:6].tolist()}{' …' if t_.size > 6 else ''}.")
-    _positive("dt (the RK4 step)", dt)
-    _positive("loss_scale (the loss constant c)", loss_scale)
+    check_positive("dt (the RK4 step)", dt)
+    check_positive("loss_scale (the loss constant c)", loss_scale)
     sig = np.asarray(sigma_star, dtype=np.float64).ravel()
     s = np.broadcast_to(np.asarray(s0, dtype=np.float64), sig.shape).copy()
     times = np.asarray(times, dtype=np.float64)
@@ -196,10 +192,10 @@ def stability_bound(sigma_max: float, depth: int, loss_scale: float = 1.0) -> fl
 
 
 def _bound_args(sigma_max, depth, alpha, loss_scale, *, min_depth: int) -> None:
-    _positive("sigma_max (the largest target singular value)", sigma_max)
+    check_positive("sigma_max (the largest target singular value)", sigma_max)
     check_integer("depth L", depth, min_depth)
-    _positive("alpha (the outer-factor step multiplier α)", alpha)
-    _positive("loss_scale (the loss constant c)", loss_scale)
+    check_positive("alpha (the outer-factor step multiplier α)", alpha)
+    check_positive("loss_scale (the loss constant c)", loss_scale)
 
 
 def lop_rho_momentum(eps: float, eta: float, depth: int, T: int, momentum: float, weight_decay: float = 0.0,

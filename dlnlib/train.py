@@ -59,6 +59,7 @@ heavy-ball momentum can overshoot before it blows up; for both the limit is ``1e
 runs (notebook 02, ``μ = 0.9``, ``η = 0.02``) stay far below the limit: their tests pass unchanged).
 The reference is the initial loss, not the best one so far: near convergence Adam's loss legitimately jumps by
 many orders of magnitude above its best (its step does not shrink with the gradient)."""
+_NAMES = {"gd": "GD", "momentum": "GD with momentum", "adam": "Adam"}
 
 
 def train(
@@ -455,13 +456,13 @@ def _divergence_message(t, loss, bad, optimizer, net, problem=None, loss0=None, 
     idx = torch.nonzero(bad.reshape(-1)).flatten().tolist()
     which = f" (runs {idx[:10]} of the batch)" if bad.ndim else ""
     x = loss.reshape(-1)[idx[0]].item()
+    kind = _kind(optimizer)
     grew = ""
     if math.isfinite(x) and loss0 is not None and factor is not None:
         x0 = loss0.reshape(-1)[idx[0] if loss0.numel() > 1 else 0].item()
         grew = (f", {x / x0:.3g}× the initial loss {x0:.3e} (the limit is divergence_factor = {factor:g}"
-                + (f", the default for {_NAMES[_kind(optimizer)]}" if factor == DIVERGENCE_FACTOR[_kind(optimizer)]
+                + (f", the default for {_NAMES[kind]}" if factor == DIVERGENCE_FACTOR[kind]
                    else "") + ")") if x0 > 0 else ""
-    kind = _kind(optimizer)
     reduce = "η" + (f" (or {' / '.join(m.split(' ')[0] for m in mult)})" if mult else "")
     if kind == "momentum":
         reduce += f" or the momentum μ = {optimizer.momentum:g}"
@@ -473,5 +474,3 @@ def _divergence_message(t, loss, bad, optimizer, net, problem=None, loss0=None, 
         f"Reduce {reduce} — {rule}."
     )
 
-
-_NAMES = {"gd": "GD", "momentum": "GD with momentum", "adam": "Adam"}

@@ -281,9 +281,6 @@ for name, pre in P["fig06"].items():
     rr, s = runs(pre, record=("sv", "half_mse_unobserved") if name == "paper" else ("half_mse_unobserved",))
     am, s_am = nb.timed_cached("kwon-altmin", dict(pre, seed=SEED),
                               lambda: C.altmin_curve(problem_of(pre), pre["r_hat"], pre["altmin_iters"]))
-    # AltMin keeps no iterates; its [K] test loss is ½·its unobserved-entry MSE, the same quantity as
-    # dlnlib.metrics.half_mse_unobserved (tests/test_metrics.py checks the identity to 1e-14)
-    am.values.setdefault("half_mse_unobserved", 0.5 * am["test_error"])
     rr = dict(rr, altmin=am)
     res6[name] = rr
     secs6 += s + s_am

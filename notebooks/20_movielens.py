@@ -174,11 +174,8 @@ if HAVE:
 # with the iteration of each method's best — no timings.
 from dlnlib.report import verification
 
-mine = [r for r in verification.load_rows(nb.out / "verification.json")
-        if r["run"] == verification.RUN_ID and r["claim"].startswith("kwon-fig07")]
 print("MovieLens-100K found:", HAVE)
-print("Fig. 7 rows written by this run:", ", ".join(f"{sum(r['status'] == s for r in mine)} {s}"
-                                                   for s in ("passed", "failed", "reported", "skipped")))
+print("Fig. 7 rows written by this run:", verification.run_status_line(nb.out, prefix="kwon-fig07"))
 if HAVE:
     print(f"split {split.shape[0]}×{split.shape[1]}: {split.n_train} training, {split.n_test} held-out ratings")
     for name, s in S.items():

@@ -246,10 +246,8 @@ for arch, d in dyn.items():
 # verification rows this run wrote by status, and exact or integer results (MACs, counts) — no timings.
 from dlnlib.report import verification
 
-mine = [r for r in verification.load_rows(nb.out / "verification.json") if r["run"] == verification.RUN_ID]
 print("data sets found:", ", ".join(k for k, v in HAVE.items() if v) or "none")
-print("rows written by this run:", ", ".join(f"{sum(r['status'] == s for r in mine)} {s}"
-                                             for s in ("passed", "failed", "reported", "skipped")))
+print("rows written by this run:", verification.run_status_line(nb.out))
 print("Table 1 / Fig. 21 measured for:", ", ".join(rows) or "none", "| Fig. 1 / 20 measured for:", ", ".join(dyn) or "none")
 for arch, rs in rows.items():
     print(f"  {arch} MACs per sample:", ", ".join(f"{r['kind']} {int(r['macs'])}" for r in rs))

@@ -273,10 +273,8 @@ if rows:
 # verification rows this run wrote by status, and exact or integer results (counts) — no timings.
 from dlnlib.report import verification
 
-mine = [r for r in verification.load_rows(nb.out / "verification.json") if r["run"] == verification.RUN_ID]
 print("data sets found:", ", ".join(k for k, v in HAVE.items() if v) or "none")
-print("rows written by this run:", ", ".join(f"{sum(r['status'] == s for r in mine)} {s}"
-                                             for s in ("passed", "failed", "reported", "skipped")))
+print("rows written by this run:", verification.run_status_line(nb.out))
 for name, r in lay.items():
     Dl = r["metrics"]["compression"][1:-1]
     print(f"  T1/T3 {name}: D_l decreases at {int((np.diff(Dl) < 0).sum())} of {len(Dl) - 1} hidden-layer steps")

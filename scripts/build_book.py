@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 sys.path.insert(0, str(ROOT))
 
-STATUS_ORDER = ("failed", "skipped", "reported", "passed")
+from dlnlib.report.verification import STATUSES  # noqa: E402
+
+STATUS_ORDER = STATUSES[::-1]  # worst first
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -238,7 +240,7 @@ def section_start(nb: dict, i: int) -> int:
 
 def _raw_cell(html_text: str, cell_id: str) -> dict:
     return {"cell_type": "markdown", "id": cell_id, "metadata": {},
-            "source": "```{raw} html\n" + html_text.strip() + "\n```\n"}
+            "source": _raw(html_text)}
 
 
 WIDGET_MIMES = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")

@@ -182,7 +182,9 @@ def dask_client(jobs: int, address: str | None = None) -> Iterator:
         with Client(address, set_as_default=False) as client:
             yield client
         return
-    cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, memory_limit=0,
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1 (worker processes), got {jobs!r}.")
+    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, memory_limit=0,
                            host="127.0.0.1", dashboard_address=_dashboard_address(), silence_logs=logging.ERROR)
     try:
         with Client(cluster, set_as_default=False) as client:
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, help="executed copies and runtimes.json (default build/notebooks/<scale>)")
     ap.add_argument("notebooks", nargs="*")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be an integer >= 1, got {args.jobs}")
     nbs = [Path(p).resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     out_dir = (args.out_dir or ROOT / "build" / "notebooks" / args.scale).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -277,3 +277,11 @@ def test_completion_test_losses_bad_input():
         half_mse_masked(torch.zeros(3, 4, dtype=F64), None)
     with pytest.raises(ValueError, match=r"W has shape \(4, 3\) but problem.target has \(3, 4\)"):
         half_mse_masked(torch.zeros(4, 3, dtype=F64), P)
+
+
+def test_angles_take_lists_as_well_as_arrays():
+    """The checked inputs are what is computed on: plain lists work (they raised AttributeError/TypeError)."""
+    from dlnlib.metrics import max_principal_angle, vector_angles
+
+    assert float(vector_angles([1.0, 0.0], [0.0, 1.0])) == pytest.approx(np.pi / 2)
+    assert max_principal_angle([[1.0], [0.0]], [[0.0], [1.0]]) == pytest.approx(np.pi / 2)

@@ -206,3 +206,8 @@ def test_committed_paper_figures_pass_the_file_rules(path):
     assert json.loads(path.read_text())["scale"] == "paper"
     problems = lint.lint_files(path)
     assert not problems, lint.report(path.stem, problems)
+
+
+def test_check_figure_names_a_bad_how():
+    with pytest.raises(ValueError, match="how must be 'raise', 'warn' or 'off', got 'Raise'"):
+        lint.check_figure(good()[0], "f", how="Raise")

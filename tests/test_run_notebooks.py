@@ -143,3 +143,12 @@ def test_run_notebooks_doctests():
     import doctest
 
     assert doctest.testmod(_module()).failed == 0
+
+
+def test_jobs_below_one_is_refused_by_name(tmp_path):
+    """``--jobs 0`` was silently one worker; now the script and ``dask_client`` name the argument."""
+    res = _run(["--jobs", "0", tmp_path / "none.ipynb"], dict(os.environ))
+    assert res.returncode == 2 and "--jobs must be an integer >= 1, got 0" in res.stderr
+    with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
+        with _module().dask_client(0):
+            pass

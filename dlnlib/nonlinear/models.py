@@ -487,10 +487,8 @@ def build_model(arch: str, data: Dataset, model_kw: dict, seed: int = 0) -> nn.M
         return DeepMLP(data.d_in, data.n_classes, seed=seed, **kw)
     if arch == "vgg":
         return SmallVGG(data.input_shape[0], data.n_classes, image=data.input_shape[-1], seed=seed, **kw)
-    if arch == "vit":
-        return SmallViT(image=data.input_shape[-1], in_ch=data.input_shape[0], n_classes=data.n_classes, seed=seed,
-                        **kw)
-    raise ValueError(f"arch must be 'dln', 'mlp', 'vgg' or 'vit', got {arch!r}.")
+    return SmallViT(image=data.input_shape[-1], in_ch=data.input_shape[0], n_classes=data.n_classes, seed=seed,
+                    **kw)  # arch == "vit" (checked above)
 
 
 def _check_dataset(data) -> None:

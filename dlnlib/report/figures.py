@@ -152,6 +152,7 @@ def save_figure(fig, fig_id: str, folder: Path, *, scale: str, preset: str | Non
         folder / f"{fig_id}.png": lambda t: fig.savefig(t, format="png", metadata=PNG_METADATA),
         folder / f"{fig_id}.json": lambda t: t.write_text(dumps(info, sort_keys=True), encoding="utf-8"),
     })
-    if lint.mode() != "off":  # after writing: the linter's own draw never changes the files
-        lint.check_figure(fig, fig_id, info, lint.mode())
+    how = lint.mode()
+    if how != "off":  # after writing: the linter's own draw never changes the files
+        lint.check_figure(fig, fig_id, info, how)
     return folder / f"{fig_id}.pdf"

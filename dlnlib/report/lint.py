@@ -1,7 +1,7 @@
 """The figure linter: rules a referee would apply to every figure the workbook saves, checked by code.
 
 :func:`lint_figure` draws a figure once and returns the :class:`Problem` s it finds; :func:`check_figure` raises a
-:class:`FigureLintError` naming the figure and the rules. :func:`figures.save_figure` calls it before writing when
+:class:`FigureLintError` naming the figure and the rules. :func:`figures.save_figure` calls it after writing when
 ``DLN_LINT=1`` (``make test``, ``make figures`` and the unit tests set it; ``DLN_LINT=warn`` warns instead).
 
 Rules (the ``rule`` of a :class:`Problem`):
@@ -580,7 +580,10 @@ def report(fig_id: str, problems: Iterable[Problem]) -> str:
 
 
 def check_figure(fig, fig_id: str, info: dict | None = None, how: str = "raise") -> list[Problem]:
-    """Lint ``fig``; raise a :class:`FigureLintError` (``how="raise"``) or warn (``"warn"``) if a rule is broken."""
+    """Lint ``fig``; raise a :class:`FigureLintError` (``how="raise"``) or warn (``"warn"``) if a rule is broken
+    (``"off"``: only return the problems)."""
+    if how not in ("raise", "warn", "off"):
+        raise ValueError(f"how must be 'raise', 'warn' or 'off', got {how!r}.")
     problems = lint_figure(fig, info)
     if problems and how == "raise":
         raise FigureLintError(report(fig_id, problems))

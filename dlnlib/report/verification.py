@@ -134,6 +134,24 @@ def load_rows(path: Path) -> list[dict]:
     return [normalise_row(r) for r in json.loads(path.read_text(encoding="utf-8"))] if path.exists() else []
 
 
+def run_status_line(folder: Path, prefix: str = "") -> str:
+    """``"N passed, N failed, N reported, N skipped"``: the rows of ``folder/verification.json`` that this process
+    wrote (:data:`RUN_ID`) with a claim starting with ``prefix`` — what a notebook's golden cell prints (data-
+    dependent: a run without its data writes skipped rows instead).
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> _ = check("demo-a", "f", "a", 0.0, 1.0, folder=d, scale="ci"); skip("demo-b", "f", "b", "no data", folder=d, scale="ci")
+    SKIPPED demo-b: no data
+    >>> run_status_line(d), run_status_line(d, prefix="demo-b")
+    ('1 passed, 0 failed, 0 reported, 1 skipped', '0 passed, 0 failed, 0 reported, 1 skipped')
+    """
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str (the start of the claims to count), got {type(prefix).__name__}.")
+    mine = [r for r in load_rows(Path(folder) / "verification.json")
+            if r.get("run") == RUN_ID and r["claim"].startswith(prefix)]
+    return ", ".join(f"{sum(r['status'] == s for r in mine)} {s}" for s in ("passed", "failed", "reported", "skipped"))
+
+
 def write_row(row: dict, folder: Path) -> None:
     """Add ``row`` to ``folder/verification.json`` and keep the rows that stand (:func:`supersede`).
 
