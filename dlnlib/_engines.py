@@ -3,8 +3,10 @@
 ``_Reference`` is the textbook step (prefix products, problem.loss_grad, layer_grads, optimizer.step) and
 serves every optimiser. ``_FusedGD`` is the hot path for plain GD (no momentum): the same arithmetic in
 3(L−1) matmuls on preallocated buffers, with the weight update folded into the matmul
-(``W ← βW − a·B Pᵀ`` is one addmm), the factorisation/completion residual folded into the last forward
-matmul (``R = W_L P_{L−1} − M`` is one addmm with β = −1) and the loss taken as one norm of ``R``; the
+(``W ← βW − a·B Pᵀ`` is one addmm), the factorisation residual folded into the last forward matmul
+(``R = W_L P_{L−1} − M`` is one addmm with β = −1), the completion residual ``Ω⊙(W_L P_{L−1} − M)`` one
+addcmul after it (``−Ω⊙M + Ω⊙X``: the same bits as a subtraction and a mask multiply, with one pass less
+over ``R``) and the loss taken as one norm of ``R``; the
 step is a precompiled list of calls, so the Python loop adds little. (Cutting a batch into cache-sized
 chunks was tried and measured slower on the workbook machine; a subtraction after a plain matmul instead of
 the β = −1 addmm and calls bound with ``functools.partial`` were no faster; ``torch.compile`` of the C-DLN
@@ -53,6 +55,7 @@ class _Reference:
     """
 
     can_rewind = False
+    norm_costs = False
     cheap_snapshot = False
     can_compact = False
     work = None
@@ -134,15 +137,19 @@ class _FusedGD:
         if mode in ("fact", "comp"):
             self.Mf = self._per_run_matrix(problem.target)
             self.maskf = self._per_run_matrix(problem.mask) if mode == "comp" else None
+            # −Ω⊙M: the masked residual Ω⊙(W − M) is then one call, addcmul(−Ω⊙M, Ω, W) (Ω is 0/1, so Ω⊙W is
+            # exact and the sum rounds as W − M does: the same bits, up to the sign of a zero)
+            self.negf = torch.mul(self.maskf, self.Mf).neg_() if mode == "comp" else None
             c = problem.loss_scale
             self.cg = c if _is_number(c) or c.ndim else float(c)  # G = c·R: c folds into the step coefficients
             self.cf = self.cg if _is_number(self.cg) else \
                 self.cg.to(dtype=dt, device=dev).expand(batch).reshape(-1)  # (B,) for the loss
         else:
-            self.Mf = self.maskf = None
+            self.Mf = self.maskf = self.negf = None
             self.cf, self.cg = 1.0, 1.0
         # the loss is one extra call a step (a norm of R) only with the fused residual; skipping it pays where a
         # snapshot of the weights costs less than that norm (C-DLN: 2·d·r̂ + r̂² entries against d²)
+        self.norm_costs = mode != "generic"  # the loss is an extra call (the generic step computes it anyway)
         self.cheap_snapshot = mode != "generic" and sum(W[0].numel() if batch else W.numel() for W in self.Wf) \
             <= (Ws[-1].shape[-2] * Ws[0].shape[-1])
         # repacking: CPU only (cuBLAS picks batched kernels by batch size: untested there), fused residual only
@@ -184,6 +191,7 @@ class _FusedGD:
         self.Bb = [emp(Wi.shape[-2], d0) for Wi in W[:-1]]  # Bb[i] carries the gradient to layer i
         self.R = emp(dL, d0)  # residual (fact/comp) or end-to-end matrix (generic)
         self.M, self.mask, self.c = self._take(self.Mf), self._take(self.maskf), self._take(self.cf)
+        self.neg = self._take(self.negf)
         self.ring = torch.empty((self.ring_len,) + lead, dtype=self.dtype, device=self.device)
         self.tmp: list[Tensor | None] = [None] * self.L
         self.norm_ops: dict = {}
@@ -280,20 +288,22 @@ class _FusedGD:
 
     # -- forward / step: each is a precompiled list of (function, args, kwargs) --------------
 
-    def _ops_forward(self, slot: int | None, W=None, P=None, R=None, M=None, mask=None) -> list:
+    def _ops_forward(self, slot: int | None, W=None, P=None, R=None, M=None, mask=None, neg=None) -> list:
         """The forward pass on the working buffers (or on the given ones: the whole batch at a record)."""
         if W is None:
-            W, P, R, M, mask = self.W, self.P, self.R, self.M, self.mask
+            W, P, R, M, mask, neg = self.W, self.P, self.R, self.M, self.mask, self.neg
         L = self.L
         mm = torch.mm if R.ndim == 2 else torch.bmm
         ops = [(mm, (W[i], P[i - 1]), {"out": P[i]}) for i in range(1, L - 1)]
-        if L == 1:
+        if mask is not None:  # R = Ω⊙(W_L P_{L-1} − M) = −Ω⊙M + Ω⊙(W_L P_{L-1}): a product and one addcmul
+            if L > 1:
+                ops.append((mm, (W[L - 1], P[L - 2]), {"out": R}))
+            ops.append((torch.addcmul, (neg, mask, R if L > 1 else W[0]), {"out": R}))
+        elif L == 1:
             ops.append((torch.sub, (W[0], M), {"out": R}))
         else:  # R = W_L P_{L-1} − M in one call
             ops.append((torch.addmm if R.ndim == 2 else torch.baddbmm, (M, W[L - 1], P[L - 2]),
                         {"beta": -1, "out": R}))
-        if mask is not None:
-            ops.append((R.mul_, (mask,), {}))
         if slot is not None:
             ops.append(self._norm_op(slot))
         return ops
@@ -423,7 +433,7 @@ class _FusedGD:
         if not self._full_fresh:
             self.sync()
             P, R = self._full
-            for f, args, kw in self._ops_forward(None, self.Wf, P, R, self.Mf, self.maskf):
+            for f, args, kw in self._ops_forward(None, self.Wf, P, R, self.Mf, self.maskf, self.negf):
                 f(*args, **kw)
             self._full_fresh = True
 

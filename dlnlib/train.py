@@ -4,19 +4,30 @@
 :mod:`dlnlib.optim` on the reference step; :mod:`dlnlib.recorders` says what a run records.
 
 **Blocks of steps.** The loop runs the engine in blocks of steps without looking at the losses in between:
-the losses of the checked iterations are written on the device into a ring buffer (one norm per checked
-step) and read once per block (about :data:`_BLOCK_S` seconds of steps, at most :data:`_RING` steps, and
-every block ends at a recorded iteration). The checks are then replayed on the host exactly as a
-step-by-step loop would make them. When a member met its tolerance (or diverged under
-``on_divergence="flag"``) inside a block, the engine goes back to the block's start (a snapshot of the
-weights) and re-runs the steps up to that iteration, so the member is frozen exactly where a step-by-step
-check freezes it; a block costs one host synchronisation instead of one per step. Without ``tol`` (and
-without ``"flag"`` on a batch) a divergence can only raise: the losses then wait on the device for 64 steps,
-and by default, where a snapshot of the weights costs less than the norm of the residual it saves (C-DLN:
-``2·d·r̂ + r̂²`` weights against ``d²`` residual entries), only each block's last iteration is checked; when
-it is bad the block is re-run with every step checked, so the error names the first bad iteration and its
-loss as before. (A loss that exceeded the threshold and came back below it within one block, which GD does
-not do, would go unreported; ``check_every=1`` checks each step.)
+the losses of the checked iterations are written on the device into a ring buffer and read once per block
+(about :data:`_BLOCK_S` seconds of steps, at most :data:`_RING` steps, and every block ends at a recorded
+iteration). The checks are then replayed on the host exactly as a step-by-step loop would make them. When a
+member met its tolerance (or diverged under ``on_divergence="flag"``) inside a block, the engine goes back to
+the block's start (a snapshot of the weights) and re-runs the steps up to that iteration, so the member is
+frozen exactly where a step-by-step check freezes it; a block costs one host synchronisation instead of one
+per step.
+
+**Which iterations are checked by default** (``check_every=None``). Where the loss is a separate call (the
+fused engine's norm of the residual, ~15 % of a C-DLN step at ``d = 100``) and the weights can be restored:
+
+* with ``tol`` (or ``"flag"`` on a batch) the loss is computed at every :data:`_WINDOW`-th iteration, at the
+  recorded ones and at the last (the *window ends*); when a window end's loss qualifies (``<= tol``, or bad),
+  the block is re-run from its snapshot with every step's loss and the steps of that window are checked one
+  by one. The run therefore stops (or is flagged) at the iteration a check every step gives, unless its loss
+  went below ``tol`` and back above it between two window ends — which GD converging linearly does not do;
+  ``check_every=1`` checks every step. Blocks end at window ends, so the result does not depend on the
+  block lengths (on the machine's speed);
+* without either, a divergence can only raise: only each block's last iteration is checked, and a bad one
+  re-runs the block step by step, so the error names the first bad iteration and its loss as before (a loss
+  that exceeded the threshold and came back below it within one block would go unreported).
+
+Elsewhere (the generic engine, whose step computes the loss anyway; Adam and momentum, whose state cannot be
+rewound) every step is checked, as with ``check_every=1``.
 
 **Batches that compact.** In a batch, a member that stopped (or was flagged) is frozen; once it has made
 its last (frozen) step and at least :data:`_REPACK` of the working batch has left, the fused engine repacks
@@ -46,6 +57,9 @@ _RING = 256
 """Rows of the device ring of checked losses: the most steps in one block."""
 _BLOCK_S = 5e-3
 """Target seconds of steps between two reads of the ring (the per-block work, ~50 µs, is then ~1 % of them)."""
+_WINDOW = 16
+"""With ``tol`` (or ``"flag"``) and the default ``check_every``, the loss is computed every ``_WINDOW`` steps (and at
+the recorded and the last iterations); a window whose last loss qualifies is re-run with every step's loss."""
 _REPACK = 0.125
 """Repack a batch once this fraction of its working members (at least one) has stopped and been frozen."""
 DIVERGENCE_FACTOR = {"gd": 1e10, "momentum": 1e6, "adam": 1e6}
@@ -101,15 +115,12 @@ def train(
     ``stall_window`` iterations earlier (a plateau from a too small ε or η, or GD oscillating just above the
     stability bound).
 
-    ``check_every``: the checked iterations are the multiples of ``check_every`` and the last one.
-    The default (``None``) checks every iteration, like ``check_every=1``, so ``stop_iteration`` and
-    ``diverged_at`` are exact to the step; it differs from ``1`` only in its cost (module notes above): with
-    ``tol`` or ``"flag"`` each step stores its loss on the device (one norm of the residual per step, ~15 %
-    of a C-DLN step at ``d = 100``) and the host reads them once per block; without either, on a C-DLN the
-    steps between two blocks' ends are not checked at all, and a bad loss at a block's end re-runs that block
-    step by step to name the first bad iteration. ``check_every=k`` computes the loss only every ``k``
-    steps: cheaper, and a run then stops (or is flagged) at the first multiple of ``k`` where its loss
-    qualifies (it may miss a loss that dips below ``tol`` between two of them).
+    ``check_every``: the checked iterations are the multiples of ``check_every`` and the last one; a run
+    stops (or is flagged) at the first of them where its loss qualifies (it may miss a loss that dips below
+    ``tol`` between two of them). The default (``None``) stops and flags at the iteration a check every step
+    gives at a fraction of its cost (module notes above: the loss every 16th step, a window searched step by
+    step when its end qualifies; a dip below ``tol`` that is over before a window's end is not seen), and
+    names the first bad iteration of a divergence. ``check_every=1`` computes and checks every step's loss.
 
     Plain GD runs on a fused engine (``3(L−1)`` matmuls a step, no temporaries; see :mod:`dlnlib._engines`),
     whose batches repack as their members stop (module notes); other optimisers use :func:`layer_grads` and
@@ -136,6 +147,8 @@ def train(
     engine = _make_engine(net, problem, optimizer, _RING)
     # only a raise can follow a bad loss: check the blocks' ends alone where a snapshot is cheap
     sparse = check_every is None and not freezes and engine.cheap_snapshot
+    # a member can stop: check every _WINDOW-th step, re-run a window whose end qualifies with every step checked
+    windowed = check_every is None and freezes and engine.can_rewind and engine.norm_costs
     if freezes and not engine.can_rewind:  # no snapshots (optimiser state): check step by step
         k, adapt = 1, False
     elif freezes or sparse:  # blocks of ~_BLOCK_S (a re-run costs at most one block)
@@ -194,7 +207,10 @@ def train(
     while not done and t < iterations:
         s = t
         j = int(np.searchsorted(rec_sorted, s, side="right"))
-        e = min(s + k, iterations, int(rec_sorted[j]) if j < len(rec_sorted) else iterations)
+        e = s + k
+        if windowed:  # blocks end at a window's end: the windows do not depend on the block lengths
+            e = max(e // _WINDOW, s // _WINDOW + 1) * _WINDOW
+        e = min(e, iterations, int(rec_sorted[j]) if j < len(rec_sorted) else iterations)
         n = e - s
         snap = n > 1 and (freezes or sparse)
         if snap:
@@ -202,11 +218,12 @@ def train(
         if sparse:
             ts = [e]
             slots = [None] * (n - 1) + [0]
-        elif every == 1:
+        elif every == 1 and not windowed:
             ts = list(range(s + 1, e + 1))
             slots = list(range(n))
         else:
-            ts = [u for u in range(s + 1, e + 1) if u % every == 0 or u == iterations]
+            step = _WINDOW if windowed else every
+            ts = [u for u in range(s + 1, e + 1) if u % step == 0 or u == iterations or (windowed and u == e)]
             pos = {u: i for i, u in enumerate(ts)}
             slots = [pos.get(u) for u in range(s + 1, e + 1)]
         tb = time.perf_counter()
@@ -219,6 +236,8 @@ def train(
             ts = list(range(s + 1, e + 1))
             engine.steps(range(n))
             rows = ck.rows(engine.ring_losses(n), engine.work)
+        elif busy and windowed and n > 1:  # re-run it checking every step of the windows whose end qualifies
+            ts, rows = _open_windows(engine, ck, s, ts, rows)
         last = bool(busy) and ts[-1] == e
         ev = (ck.scan(ts[:-1], rows[:-1]) if last else ck.scan(ts, rows)) if busy else None
         if ev is None:  # as step by step: record at e, then check e
@@ -248,6 +267,23 @@ def train(
     if stall_window is not None:
         _warn_if_stalled(np.asarray(it_rec), values, stop_it, div_at, stall_window, stall_rtol)
     return History(np.asarray(it_rec), values, np.asarray(times), stop_it, div_at, net, elapsed / max(t, 1))
+
+
+def _open_windows(engine, ck, s: int, ts: list[int], rows: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The block ``(s, ts[-1]]`` re-run from its snapshot with every step's loss: the checks to replay are each
+    step of a window ``(ts[j-1], ts[j]]`` whose end ``ts[j]`` may act (:meth:`_Checks.any_event`), and only the
+    end of the others, so a stop or a flag lands where a step-by-step check puts it unless the loss crossed
+    back within a window."""
+    cand = ck._candidates(rows)
+    n = ts[-1] - s
+    engine.restore()
+    engine.steps(range(n))
+    full = ck.rows(engine.ring_losses(n), engine.work)
+    its, keep, prev = np.arange(s + 1, s + n + 1), [], s
+    for j, u in enumerate(ts):
+        keep.extend(range(prev - s, u - s) if cand[j] else [u - s - 1])
+        prev = u
+    return its[keep].tolist(), full[keep]
 
 
 class _Checks:

@@ -488,6 +488,41 @@ def test_default_checks_stop_at_a_dip_below_tol_inside_a_block():
     assert int(h.stop_iteration) == -1
 
 
+def _dip_run(tol, **kw):
+    """GD on a 2×2 factorisation, L = 2, started near the solution with η = 0.36 above the stability bound of the
+    σ = 3 direction (its error grows ×1.16 a step) and below that of σ = 1 (decays ×0.28): the loss falls to a
+    minimum of 7.9e-17 at iteration 13, then rises (1.7e-16 at 16, 4e-3 at 120)."""
+    M = torch.diag(torch.tensor([1.0, 3.0], dtype=F64, device=DEV))
+    W1 = torch.diag(torch.tensor([1.1, 3 ** 0.5 + 1e-9], dtype=F64, device=DEV))
+    W2 = torch.diag(torch.tensor([1.0, 3 ** 0.5], dtype=F64, device=DEV))
+    return train(DLN([W1, W2]), Factorisation(M), GD(0.36), 120, tol=tol, divergence_factor=1e300, **kw)
+
+
+def test_default_tol_check_looks_at_window_ends_then_at_every_step_of_the_window():
+    """On the fused engine the default computes the loss at every 16th iteration (and the recorded and last
+    ones); when one is ``<= tol`` the window before it is re-run with every loss, so the run stops where a check
+    every step stops it. A dip below ``tol`` that is over before the window's end is missed (documented); the
+    windows do not depend on the block lengths, so neither does the result."""
+    full = _dip_run(None, record_at=range(121), check_every=1)
+    assert int(np.argmin(full.loss)) == 13 and full.loss[16] > 2 * full.loss[13] and full.loss[-1] > 1e12 * full.loss[13]
+    blocks = ({}, {"_block": 1}, {"_block": 5}, {"_block": 37}, {"_block": 256})
+    # tol met at the window's end (16): the window is searched, the stop is the first iteration <= tol (12)
+    tol = 2e-16
+    first = int(np.argmax(full.loss <= tol))
+    assert first == 12 and full.loss[16] <= tol
+    for kw in blocks + ({"check_every": 1},):
+        h = _dip_run(tol, record_at=[0, 120], **kw)
+        assert int(h.stop_iteration) == first and h.iterations.tolist() == [0, first] and h.loss[-1] == full.loss[first]
+    # a one-step dip at 13 inside the window (0, 16]: caught by a check every step, missed by the default
+    tol = 8.5e-17
+    assert (full.loss <= tol).sum() == 1
+    assert int(_dip_run(tol, record_at=[0, 120], check_every=1).stop_iteration) == 13
+    for kw in blocks:
+        assert int(_dip_run(tol, record_at=[0, 120], **kw).stop_iteration) == -1
+    # a recorded iteration is checked: recording 13 catches it
+    assert int(_dip_run(tol, record_at=[0, 13, 120]).stop_iteration) == 13
+
+
 @pytest.mark.parametrize("batched", [False, True])
 def test_default_divergence_check_names_the_first_bad_iteration(batched):
     """Without ``tol`` the default checks only each block's last iteration, then re-runs a bad block step by
