@@ -56,7 +56,6 @@ class _Reference:
 
     can_rewind = False
     norm_costs = False
-    cheap_snapshot = False
     can_compact = False
     work = None
 
@@ -147,11 +146,7 @@ class _FusedGD:
         else:
             self.Mf = self.maskf = self.negf = None
             self.cf, self.cg = 1.0, 1.0
-        # the loss is one extra call a step (a norm of R) only with the fused residual; skipping it pays where a
-        # snapshot of the weights costs less than that norm (C-DLN: 2·d·r̂ + r̂² entries against d²)
-        self.norm_costs = mode != "generic"  # the loss is an extra call (the generic step computes it anyway)
-        self.cheap_snapshot = mode != "generic" and sum(W[0].numel() if batch else W.numel() for W in self.Wf) \
-            <= (Ws[-1].shape[-2] * Ws[0].shape[-1])
+        self.norm_costs = mode != "generic"  # the loss is a call of its own (the generic step computes it anyway)
         # repacking: CPU only (cuBLAS picks batched kernels by batch size: untested there), fused residual only
         self.can_compact = bool(batch) and mode != "generic" and dev.type == "cpu"
         #: smallest working set: one member only where a batch of one takes the batched kernels' path

@@ -12,22 +12,17 @@ the block's start (a snapshot of the weights) and re-runs the steps up to that i
 frozen exactly where a step-by-step check freezes it; a block costs one host synchronisation instead of one
 per step.
 
-**Which iterations are checked by default** (``check_every=None``). Where the loss is a separate call (the
-fused engine's norm of the residual, ~15 % of a C-DLN step at ``d = 100``) and the weights can be restored:
-
-* with ``tol`` (or ``"flag"`` on a batch) the loss is computed at every :data:`_WINDOW`-th iteration, at the
-  recorded ones and at the last (the *window ends*); when a window end's loss qualifies (``<= tol``, or bad),
-  the block is re-run from its snapshot with every step's loss and the steps of that window are checked one
-  by one. The run therefore stops (or is flagged) at the iteration a check every step gives, unless its loss
-  went below ``tol`` and back above it between two window ends — which GD converging linearly does not do;
-  ``check_every=1`` checks every step. Blocks end at window ends, so the result does not depend on the
-  block lengths (on the machine's speed);
-* without either, a divergence can only raise: only each block's last iteration is checked, and a bad one
-  re-runs the block step by step, so the error names the first bad iteration and its loss as before (a loss
-  that exceeded the threshold and came back below it within one block would go unreported).
-
-Elsewhere (the generic engine, whose step computes the loss anyway; Adam and momentum, whose state cannot be
-rewound) every step is checked, as with ``check_every=1``.
+**Which iterations are checked by default** (``check_every=None``). Where the loss is a call of its own (the
+fused engine's norm of the residual, ~15 % of a C-DLN step at ``d = 100``) and the weights can be restored,
+the loss is computed only at every :data:`_WINDOW`-th iteration, at the recorded ones and at the last (the
+*window ends*). When a window end's loss qualifies (``<= tol``, or bad: not finite or above the divergence
+threshold), the block is re-run from its snapshot with every step's loss and the steps of that window are
+checked one by one. A run therefore stops, is flagged or raises at the iteration a check every step gives,
+unless its loss went below ``tol`` (or above the threshold) and back between two window ends — which GD
+converging linearly (or diverging geometrically) does not do; ``check_every=1`` checks every step. Blocks end
+at window ends, so the result does not depend on the block lengths (on the machine's speed). Elsewhere (the
+generic engine, whose step computes the loss anyway; Adam and momentum, whose state cannot be rewound) every
+step is checked, as with ``check_every=1``.
 
 **Batches that compact.** In a batch, a member that stopped (or was flagged) is frozen; once it has made
 its last (frozen) step and at least :data:`_REPACK` of the working batch has left, the fused engine repacks
@@ -117,10 +112,10 @@ def train(
 
     ``check_every``: the checked iterations are the multiples of ``check_every`` and the last one; a run
     stops (or is flagged) at the first of them where its loss qualifies (it may miss a loss that dips below
-    ``tol`` between two of them). The default (``None``) stops and flags at the iteration a check every step
-    gives at a fraction of its cost (module notes above: the loss every 16th step, a window searched step by
-    step when its end qualifies; a dip below ``tol`` that is over before a window's end is not seen), and
-    names the first bad iteration of a divergence. ``check_every=1`` computes and checks every step's loss.
+    ``tol`` between two of them). The default (``None``) stops, flags and raises at the iteration a check every
+    step gives, at a fraction of its cost (module notes above: the loss every 16th step, a window searched step
+    by step when its end qualifies; a dip below ``tol`` that is over before a window's end is not seen).
+    ``check_every=1`` computes and checks every step's loss.
 
     Plain GD runs on a fused engine (``3(L−1)`` matmuls a step, no temporaries; see :mod:`dlnlib._engines`),
     whose batches repack as their members stop (module notes); other optimisers use :func:`layer_grads` and
@@ -145,13 +140,11 @@ def train(
     every = 1 if check_every is None else int(check_every)
     freezes = tol is not None or (on_divergence == "flag" and bool(batch))  # a member can stop mid-block
     engine = _make_engine(net, problem, optimizer, _RING)
-    # only a raise can follow a bad loss: check the blocks' ends alone where a snapshot is cheap
-    sparse = check_every is None and not freezes and engine.cheap_snapshot
-    # a member can stop: check every _WINDOW-th step, re-run a window whose end qualifies with every step checked
-    windowed = check_every is None and freezes and engine.can_rewind and engine.norm_costs
+    # the loss is a call of its own: compute it at the window ends, search a window whose end qualifies step by step
+    windowed = check_every is None and engine.can_rewind and engine.norm_costs
     if freezes and not engine.can_rewind:  # no snapshots (optimiser state): check step by step
         k, adapt = 1, False
-    elif freezes or sparse:  # blocks of ~_BLOCK_S (a re-run costs at most one block)
+    elif freezes or windowed:  # blocks of ~_BLOCK_S (a re-run costs at most one block)
         k, adapt = min(_block or 4, _RING), _block is None
     else:  # every check's loss kept on the device, no re-runs: long blocks
         k, adapt = min(_block or 64, _RING), False
@@ -212,13 +205,10 @@ def train(
             e = max(e // _WINDOW, s // _WINDOW + 1) * _WINDOW
         e = min(e, iterations, int(rec_sorted[j]) if j < len(rec_sorted) else iterations)
         n = e - s
-        snap = n > 1 and (freezes or sparse)
+        snap = n > 1 and (freezes or windowed)
         if snap:
             engine.snapshot()
-        if sparse:
-            ts = [e]
-            slots = [None] * (n - 1) + [0]
-        elif every == 1 and not windowed:
+        if every == 1 and not windowed:
             ts = list(range(s + 1, e + 1))
             slots = list(range(n))
         else:
@@ -231,12 +221,7 @@ def train(
         dt = time.perf_counter() - tb
         rows = ck.rows(engine.ring_losses(len(ts)), engine.work) if ts else None
         busy = ts and ck.any_event(rows)  # else no check of this block acts (the usual case)
-        if busy and sparse and n > 1:  # re-run the block checking every step
-            engine.restore()
-            ts = list(range(s + 1, e + 1))
-            engine.steps(range(n))
-            rows = ck.rows(engine.ring_losses(n), engine.work)
-        elif busy and windowed and n > 1:  # re-run it checking every step of the windows whose end qualifies
+        if busy and windowed and n > 1:  # re-run it checking every step of the windows whose end qualifies
             ts, rows = _open_windows(engine, ck, s, ts, rows)
         last = bool(busy) and ts[-1] == e
         ev = (ck.scan(ts[:-1], rows[:-1]) if last else ck.scan(ts, rows)) if busy else None

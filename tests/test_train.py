@@ -525,8 +525,8 @@ def test_default_tol_check_looks_at_window_ends_then_at_every_step_of_the_window
 
 @pytest.mark.parametrize("batched", [False, True])
 def test_default_divergence_check_names_the_first_bad_iteration(batched):
-    """Without ``tol`` the default checks only each block's last iteration, then re-runs a bad block step by
-    step: the error is the one a check every step raises."""
+    """Without ``tol`` the default checks only the window ends (every 16th iteration), then re-runs a window
+    whose end is bad step by step: the error is the one a check every step raises, whatever the block length."""
     M = low_rank_target(5, 5, 2, [3.0, 2.0], seed=0)
     P = Factorisation(M)
     alpha = torch.tensor([1.0, 3.0], dtype=F64) if batched else 3.0

@@ -97,7 +97,7 @@ def curves_from_history(h: History, labels: Sequence[str], setup_s: float = 0.0,
 
 def run(net: DLN, problem: Problem, eta: float, iterations: int, *, labels: Sequence[str] | str | None = None,
         setup_s: float = 0.0, record_at=100, record: Sequence[str] = ("loss",), recorders: dict | None = None,
-        tol: float | None = None, check_every: int = 1, on_divergence: str = "raise", progress: bool = False,
+        tol: float | None = None, check_every: int | None = None, on_divergence: str = "raise", progress: bool = False,
         **train_kw) -> list[Curve]:
     """Train ``net`` with GD at step ``eta`` (on the problem's declared loss, conventions §1.4) and return one
     :class:`Curve` per batch member: the one runner of the orig-vs-C-DLN comparisons.
@@ -153,7 +153,7 @@ def method_net(problem: Problem, method: str, *, depth: int, eps: float, alpha, 
 def orig_vs_comp(problem: Problem, *, depth: int, eps: float, eta: float, alpha: float, r_hat: int, iterations: int,
                  methods: Sequence[str] = ("orig", "comp"), seed: int = 0, init: str = "orthogonal",
                  comp_scale_outer: bool = True, record_at=100, record: Sequence[str] = (), recorders: dict | None = None,
-                 tol: float | None = None, check_every: int = 1, setup_repeats: int = 1,
+                 tol: float | None = None, check_every: int | None = None, setup_repeats: int = 1,
                  progress: bool = False) -> dict[str, Curve]:
     """Train the wide DLN and/or C-DLN (:func:`method_net`) on ``problem`` with step ``eta``, one after the other.
 
@@ -278,7 +278,7 @@ class AlphaSweep:
 
 
 def alpha_sweep(problem: Problem, alphas: Sequence[float], *, depth: int, eps: float, eta: float, r_hat: int,
-                iterations: int, tol: float, check_every: int = 1, timing_steps: int = 300, chunks: int = 1,
+                iterations: int, tol: float, check_every: int | None = None, timing_steps: int = 300, chunks: int = 1,
                 divergence_factor: float = 1e10) -> AlphaSweep:
     """Train C-DLN for every α of the grid as batched programs (α as a ``(B,)`` tensor), each member stopping at
     its own ``tol`` or flagged when it diverges (``on_divergence="flag"``).
@@ -319,7 +319,7 @@ class TimingRow:
 
 
 def time_to_tol(problem: Problem, *, depth: int, eps: float, eta: float, alpha: float, r_hat: int, iterations: int,
-                tol: float, seed: int = 0, check_every: int = 1, svd_repeats: int = 5,
+                tol: float, seed: int = 0, check_every: int | None = None, svd_repeats: int = 5,
                 methods: Sequence[str] = ("orig", "comp")) -> list[TimingRow]:
     """Train the original DLN and C-DLN on the same ``problem`` until the loss is ≤ ``tol`` (or the cap), timing
     the SVD of Algorithm 1 (median of ``svd_repeats``) and the training call separately ([K] Table 3).
