@@ -404,8 +404,9 @@ def bench_tol_sweep(impls, reps: int) -> list[tuple]:
 
 
 def bench_member_steps(rounds: int, n: int) -> dict:
-    """µs per member-step of the fused engine (tol mode: one loss norm per step) on part 3's problem: one run
-    (α a float) and batches of B members after their first stop (per-run coefficients, one member frozen)."""
+    """µs per member-step of the fused engine (the default tol mode: one loss norm every 16th step) on part 3's
+    problem: one run (α a float) and batches of B members after their first stop (per-run coefficients, one
+    member frozen)."""
     c = TOL_SWEEP
     P = make_problem("mc", c["d"], c["r"], p=c["p"], mask="exact", device="cpu")
     engines = {0: _engines._make_engine(cdln(P, c["r_hat"], c["L"], c["eps"], 1.0), P, GD(c["eta"]), n)}
@@ -416,7 +417,7 @@ def bench_member_steps(rounds: int, n: int) -> dict:
         eng.set_active(np.arange(B) > 0 if B > 1 else np.zeros(1, dtype=bool) | True)
         engines[B] = eng
     best = {B: math.inf for B in engines}
-    slots = list(range(n))
+    slots = [j if (j + 1) % 16 == 0 else None for j in range(n)]
     for _ in range(rounds):
         for B, eng in engines.items():
             t = CLOCK()
@@ -444,6 +445,29 @@ def print_tol_sweep(rows, reps: int) -> None:
         print(f"before: batched {by[('before', 'serial')] / by[('before', 'batched')]:.2f}× the 16 runs; "
               f"after/before: 16 runs {by[('before', 'serial')] / by[('new', 'serial')]:.2f}× faster, batch "
               f"{by[('before', 'batched')] / by[('new', 'batched, repacking')]:.2f}× faster")
+
+
+def sweep_bound(per: dict, stops: list[int]) -> tuple[float, float]:
+    """Seconds of the 16 runs one after another and of an ideal batch, from the per-member-step costs ``per``
+    alone (no construction, no per-call work): ``Σ_i n_i·c_1`` and ``Σ_t B(t)·c(B(t))``, with ``B(t)`` the number
+    of members still running at step ``t`` (an engine that drops each member the step it stops) and ``c(B)``
+    interpolated in ``log B`` between the measured batch sizes."""
+    n = np.sort(np.asarray(stops))[::-1]
+    Bs = np.array([1, 2, 4, 8, 16], dtype=float)
+    cs = np.array([per[int(b)] for b in Bs])
+    serial = float(n.sum() * per[0])
+    batch, prev = 0.0, 0
+    for k in range(len(n), 0, -1):  # from the shortest member: k members run for steps prev..n[k-1]
+        steps = int(n[k - 1]) - prev
+        batch += steps * k * float(np.interp(np.log(k), np.log(Bs), cs))
+        prev = int(n[k - 1])
+    return serial, batch
+
+
+def print_sweep_bound(per: dict, stops: list[int]) -> None:
+    serial, batch = sweep_bound(per, stops)
+    print(f"the bound these costs set: the 16 runs' steps {serial:.2f} s, an ideal batch's (each member dropped "
+          f"the step it stops, nothing but the step) {batch:.2f} s: at most {serial / batch:.2f}× on one thread")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -611,10 +635,11 @@ def main() -> int:
         if "tol-sweep" in parts:
             tol_rows = bench_tol_sweep(impls, args.tol_sweep_reps)
             print_tol_sweep(tol_rows, args.tol_sweep_reps)
-            per = bench_member_steps(3 if args.quick else 20, 50)
-            print("µs per member-step of the fused step with its loss norm (best of windows of 50 steps): one run "
-                  f"{per[0] * 1e6:.1f}; a batch of B after its first stop: "
+            per = bench_member_steps(3 if args.quick else 20, 64)
+            print("µs per member-step of the fused step with a loss norm every 16th step (best of windows of 64 "
+                  f"steps): one run {per[0] * 1e6:.1f}; a batch of B after its first stop: "
                   + ", ".join(f"B = {B}: {per[B] * 1e6:.1f}" for B in (1, 2, 4, 8, 16)))
+            print_sweep_bound(per, tol_rows[0][-1])
 
     if step_rows or sweep_rows:
         print("\nSummary against the targets of the engine issue")
