@@ -14,12 +14,14 @@ Each notebook is one task of a ``dask.distributed`` cluster:
 Every kernel gets this process's ``DLN_*`` variables and thread settings (:func:`task_env`; not the ones a Dask
 nanny gives its workers), so a notebook computes exactly as under the former process pool. Kernels talk over IPC
 sockets and are shut down without an interrupt (:func:`quiet_kernel_manager`): a clean run prints no kernel
-warnings, so what a run prints in red is worth reading.
+warnings, so what a run prints in red is worth reading. Likewise the embedded cluster: its client, workers and
+scheduler are closed in that order, and a worker closed while a heartbeat is on the wire does not log the failed
+heartbeat (:func:`_quiet_worker_close`; the busier the machine, the more often that happens).
 
-The dashboard's address is printed (with bokeh installed). Executed copies go to ``build/notebooks/<scale>/``
-(``--out-dir``); the committed notebooks are not modified. Notebooks are submitted longest first according to
-the runtimes of the previous run (``runtimes.json`` in the output folder). Prints the runtime of each notebook
-and the wall time, and exits non-zero if any failed (all are run first).
+The dashboard's address is printed (with bokeh installed; port 8787, or a free one when that is taken). Executed
+copies go to ``build/notebooks/<scale>/`` (``--out-dir``); the committed notebooks are not modified. Notebooks are
+submitted longest first according to the runtimes of the previous run (``runtimes.json`` in the output folder).
+Prints the runtime of each notebook and the wall time, and exits non-zero if any failed (all are run first).
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import importlib.util
 import json
 import logging
 import os
-import socket
 import sys
 import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -158,14 +160,34 @@ def task_env() -> dict[str, str | None]:
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("DLN_")}}
 
 
-def _dashboard_address(port: int = 8787) -> str:
-    """``127.0.0.1:8787`` when that port is free, else a free port (no "port in use" warning)."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return "127.0.0.1:0"
-    return f"127.0.0.1:{port}"
+def _quiet_worker_close():
+    """A worker plugin that drops the one error a worker logs as a matter of course when it is closed.
+
+    A worker sends its scheduler a heartbeat every 0.5 s; when it is closed while one is on the wire, closing
+    its connections makes that heartbeat fail, and ``distributed.worker`` logs "Failed to communicate with
+    scheduler during heartbeat" with a ``CommClosedError`` traceback — the more often the busier the machine (the
+    reply is slower). That record is dropped when the worker is already closing or closed; the same failure on a
+    running worker, and every other record, is still printed. Installed on the embedded cluster only (it is
+    registered with the scheduler, so a worker that replaces a lost one gets it too).
+    """
+    from distributed import WorkerPlugin
+    from distributed.core import Status
+
+    class QuietWorkerClose(WorkerPlugin):
+        idempotent = True
+        name = "dln-quiet-worker-close"
+
+        def setup(self, worker) -> None:
+            class ClosingHeartbeat(logging.Filter):
+                def filter(self, record: logging.LogRecord) -> bool:
+                    return not (worker.status in (Status.closing, Status.closed) and record.getMessage().startswith(
+                        "Failed to communicate with scheduler during heartbeat"))
+
+            log = logging.getLogger("distributed.worker")
+            if not any(type(f).__name__ == "ClosingHeartbeat" for f in log.filters):
+                log.addFilter(ClosingHeartbeat())  # kept after teardown: the heartbeat fails later in close()
+
+    return QuietWorkerClose()
 
 
 @contextmanager
@@ -184,13 +206,20 @@ def dask_client(jobs: int, address: str | None = None) -> Iterator:
         return
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1 (worker processes), got {jobs!r}.")
-    cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, memory_limit=0,
-                           host="127.0.0.1", dashboard_address=_dashboard_address(), silence_logs=logging.ERROR)
-    try:
-        with Client(cluster, set_as_default=False) as client:
-            yield client
-    finally:
-        cluster.close(timeout=30)
+    import dask
+
+    # A loaded machine starts workers slowly: twice Dask's 30 s to connect (the nannies pass it to their workers).
+    with dask.config.set({"distributed.comm.timeouts.connect": "60s"}):
+        with warnings.catch_warnings():  # 8787 taken (another run): Dask serves the dashboard on a free port
+            warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
+            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, memory_limit=0,
+                                   host="127.0.0.1", dashboard_address="127.0.0.1:8787", silence_logs=logging.ERROR)
+        try:  # the client closes first, then the cluster its workers, then its scheduler
+            with Client(cluster, set_as_default=False) as client:
+                client.register_plugin(_quiet_worker_close())
+                yield client
+        finally:
+            cluster.close(timeout=30)
 
 
 def _describe(client, address: str | None) -> str:
