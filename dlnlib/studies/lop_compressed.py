@@ -31,6 +31,7 @@ from ..networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
 from ..problems import Problem, rescale_step
 from ..optim import GD, prefix_products
 from ..recorders import History
+from ..sweep import sweep
 from ..train import train
 
 
@@ -393,29 +394,43 @@ def run_batch(net: DLN, problem: Problem, eta: float, iterations: int, tol: floa
     return _point(value, h, iterations, setup_s)
 
 
+def narrow_point(problem: Problem, width: int, depth: int, eps: float, eta: float, trials: int, iterations: int,
+                 tol: float, seed: int, check_every: int = 100) -> SweepPoint:
+    """Random ε-orthogonal DLNs ``[d_in, w, …, w, d_out]`` (``depth`` factors, width ``w``, init ``seed``): ``trials``
+    inits trained as one batch by :func:`run_batch`; one point of :func:`narrow_sweep`."""
+    d_out, d_in = problem.shape
+    widths = [d_in] + [width] * (depth - 1) + [d_out]
+    net = wide_dln(widths, eps, seed=seed, batch=(trials,), name=f"narrow w={width}")
+    return run_batch(net, problem, eta, iterations, tol, check_every, value=width)
+
+
 def narrow_sweep(problem: Problem, widths: Sequence[int], depth: int, eps: float, eta: float, trials: int,
                  iterations: int, tol: float, *, seed: int = 0, check_every: int = 100) -> list[SweepPoint]:
-    """Random ε-orthogonal DLNs ``[d, w, …, w, d]`` for each width ``w``: ``trials`` inits trained as one batch."""
-    d_out, d_in = problem.shape
-    out = []
-    for i, w in enumerate(widths):
-        net = wide_dln([d_in] + [w] * (depth - 1) + [d_out], eps, seed=seed + 1000 * i, batch=(trials,),
-                       name=f"narrow w={w}")
-        out.append(run_batch(net, problem, eta, iterations, tol, check_every, value=w))
-    return out
+    """:func:`narrow_point` for each width ``widths[i]`` (init seed ``seed + 1000i``), mapped by
+    :func:`dlnlib.sweep.sweep` (on the active Dask client, else in-process); one :class:`SweepPoint` per width."""
+    fixed = dict(problem=problem, depth=depth, eps=eps, eta=eta, trials=trials, iterations=iterations, tol=tol,
+                 check_every=check_every)
+    return sweep(narrow_point, [dict(fixed, width=w, seed=seed + 1000 * i) for i, w in enumerate(widths)])
+
+
+def compressed_point(problem: Problem, r_hat: int, depth: int, eps: float, eta: float, gamma: float,
+                     iterations: int, tol: float, seeds: Sequence[int], check_every: int = 100) -> SweepPoint:
+    """The compressed net (:func:`compressed_trials`: :func:`gradient_basis`, step ``γη`` on the bases) of rank
+    ``r̂`` for the wide inits ``seeds``, one trial each, as one batch; the set-up time per trial is added to its
+    training time. One point of :func:`compressed_sweep`."""
+    net, _, setup = compressed_trials(problem, r_hat, depth, eps, gamma, seeds)
+    return run_batch(net, problem, eta, iterations, tol, check_every, setup_s=setup, value=r_hat)
 
 
 def compressed_sweep(problem: Problem, r_hats: Sequence[int], depth: int, eps: float, eta: float, gamma: float,
                      trials: int, iterations: int, tol: float, *, seed: int = 0,
                      check_every: int = 100) -> list[SweepPoint]:
-    """The compressed net (:func:`gradient_basis`, step ``γη`` on the bases) for each ``r̂``, ``trials`` wide inits
-    as one batch; the set-up time per trial is added to its training time."""
-    out = []
-    for i, rh in enumerate(r_hats):
-        seeds = [seed + 1000 * i + t for t in range(trials)]
-        net, _, setup = compressed_trials(problem, rh, depth, eps, gamma, seeds)
-        out.append(run_batch(net, problem, eta, iterations, tol, check_every, setup_s=setup, value=rh))
-    return out
+    """:func:`compressed_point` for each ``r̂ = r_hats[i]`` with the wide-init seeds ``seed + 1000i + t``,
+    ``t < trials``, mapped by :func:`dlnlib.sweep.sweep`; one :class:`SweepPoint` per ``r̂``."""
+    fixed = dict(problem=problem, depth=depth, eps=eps, eta=eta, gamma=gamma, iterations=iterations, tol=tol,
+                 check_every=check_every)
+    return sweep(compressed_point, [dict(fixed, r_hat=rh, seeds=[seed + 1000 * i + t for t in range(trials)])
+                                    for i, rh in enumerate(r_hats)])
 
 
 def summarise(points: Sequence[SweepPoint], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
