@@ -193,7 +193,8 @@ nb.check("kwon-thm1-stab-break", "kwon-thm1-alpha",
 # `η = f·bound / c_eff` with `c_eff` the factorisation scale of `E[∇ℓ]` (`mf_equivalent_scale`). Measured: the
 # off-diagonal mass `‖W̃ − U* diag(U*ᵀW̃V*) V*ᵀ‖_F/‖W̃‖_F` in `M*`'s full spectral basis, and the largest
 # deviation of `σ_i(W̃)` from the MF recursion (relative to σ_i*). MF is the control (Theorem 1: both ≈ 0).
-# Each run lasts 2 × the iterations the MF recursion needs to fit every σ_i* to 1 %.
+# Each run lasts 2 × the iterations the MF recursion needs to fit every σ_i* to 1 %. The three problems are the points
+# of a `dlnlib.sweep.sweep` of `cdln_beyond_mf`, each cached.
 
 # %%
 Bz = P["beyond"]
@@ -206,11 +207,11 @@ print(f"T = {T_b} iterations")
 probs = {"MF": dl.Factorisation(Mb),
          "MS": dl.sensing(Mb, Bz["m"], seed=12, normalisation="mean"),
          "MC": dl.Completion(Mb, dl.bernoulli_mask(Bz["d"], Bz["d"], Bz["p"], seed=13, batch=(Bz["B"],)), "observed")}
-beyond = {}
-for name, prob in probs.items():
-    eta = eta_sum / mf_equivalent_scale(prob)
-    beyond[name] = nb.cached("kwon-thm1-beyond", dict(Bz, problem=name, T=T_b),
-                            lambda: cdln_beyond_mf(prob, Bz["r"], 2 * Bz["r"], Bz["depth"], Bz["eps"], eta, T_b))
+pts = [dict(problem=prob, r=Bz["r"], r_hat=2 * Bz["r"], depth=Bz["depth"], eps=Bz["eps"],
+            eta=eta_sum / mf_equivalent_scale(prob), T=T_b) for prob in probs.values()]
+KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
+beyond = dict(zip(probs, sweep(cdln_beyond_mf, pts, key="kwon-thm1-beyond", cache=cached_as(
+    lambda p: dict(Bz, problem=KIND[type(p["problem"])], T=T_b)))))
 for name, b in beyond.items():
     print(f"{name}: off-diagonal mass max {b.offdiag.max():.2e}, final {b.offdiag[-1].max():.2e}; "
           f"σ deviation from the MF recursion max {b.sv_dev.max():.2e}, final {b.sv_dev[-1].max():.2e}; "
