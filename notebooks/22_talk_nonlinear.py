@@ -92,15 +92,18 @@ P
 
 # %% [markdown]
 # ## T1 and T3: per-layer compression and separation
+# The ReLU MLP and the hybrid net: two `NR.layerwise_run` points of a `dlnlib.sweep.sweep`, each cached.
 
 # %%
 t_start = time.perf_counter()
 lay = {}
 if HAVE["cifar10-subset"]:
     depth = P["layers"]["depth"]
-    for name, n_nl in (("mlp", depth - 1), ("hybrid", P["hybrid_nonlinear"])):
-        lay[name] = nb.cached(f"talk-layers-{name}", dict(P["layers"], n_nonlinear=n_nl, device=DEV),
-                             lambda n_nl=n_nl: NR.layerwise_run(n_nl, P["layers"]))
+    NETS = {depth - 1: "mlp", P["hybrid_nonlinear"]: "hybrid"}  # ReLU layers → the net's name in its cache key
+    pts = [dict(n_nonlinear=n_nl, spec=P["layers"]) for n_nl in NETS]
+    cache = lambda name, p, compute: nb.cached(f"{name}-{NETS[p['n_nonlinear']]}",  # talk-layers-mlp, -hybrid
+                                               dict(P["layers"], n_nonlinear=p["n_nonlinear"], device=DEV), compute)
+    lay = dict(zip(NETS.values(), sweep(NR.layerwise_run, pts, key="talk-layers", cache=cache)))
 else:
     for fid in ("talk-t01", "talk-t03"):
         nb.skip(f"{fid}-compression", fid, "per-layer compression and separation", "cifar10-subset not found")
