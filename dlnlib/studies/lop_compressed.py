@@ -275,28 +275,36 @@ class Trajectory:
     half_mse_masked: np.ndarray | None = None
 
 
+def trajectory_point(label: str, net: DLN, problem: Problem, eta: float, max_iter: int, record_every: int,
+                     tol: float, setup_s: float = 0.0) -> Trajectory:
+    """One :class:`Trajectory`: ``net`` trained with GD (step ``eta``) on ``problem`` until its loss is ``≤ tol``
+    (checked every ``record_every`` steps) or ``max_iter``, recording every ``record_every`` steps the losses,
+    errors and the float32 end-to-end iterate ``(d, d)``; ``setup_s`` is added to its times. One point of
+    :func:`mc_trajectories`."""
+    e2e32 = lambda n, W, loss: W.to(torch.float32).clone()  # noqa: E731
+    h = train(net, problem, GD(eta), max_iter, record_at=list(range(0, max_iter + 1, record_every)),
+              record=("loss", "test_error", "recovery_error", "half_mse_masked"), recorders={"e2e": e2e32},
+              tol=tol, check_every=record_every)
+    return Trajectory(label, h.iterations, h.wall_time + setup_s, h.loss, h["test_error"], h["recovery_error"],
+                      h["e2e"], int(h.stop_iteration), setup_s, h.seconds_per_step, h["half_mse_masked"])
+
+
 def mc_trajectories(problem: Problem, depth: int, eps: float, eta: float, r_hat: int, gammas: Sequence[float],
                     tol_wide: float, tol_comp: float, max_iter: int, record_every: int, *,
                     seed: int = 0) -> dict[str, Trajectory]:
     """The wide DLN and, for each ``γ``, the compressed net with bases from :func:`gradient_basis` of that wide
-    init (step ``γη`` on the bases), on one completion problem; keys ``"wide"`` and ``"gamma=<γ>"``."""
+    init (step ``γη`` on the bases), on one completion problem; keys ``"wide"`` and ``"gamma=<γ>"``. The runs
+    are the points of a :func:`dlnlib.sweep.sweep` of :func:`trajectory_point`."""
     d_out, d = problem.shape
     wide = wide_dln([d] * depth + [d_out], eps, seed=seed, name="wide")
     t0 = time.perf_counter()
     basis = gradient_basis(wide.weights, problem, r_hat)
     setup = time.perf_counter() - t0
-    rec = list(range(0, max_iter + 1, record_every))
-    e2e32 = lambda n, W, loss: W.to(torch.float32).clone()  # noqa: E731
-    out = {}
-    runs = [("wide", wide, tol_wide, 0.0)] + [
-        (f"gamma={g:g}", lop_compressed(basis, depth, eps, g, name=f"compressed γ={g:g}"), tol_comp, setup) for g in gammas]
-    for key, net, tol, s in runs:
-        h = train(net, problem, GD(eta), max_iter, record_at=rec,
-                  record=("loss", "test_error", "recovery_error", "half_mse_masked"), recorders={"e2e": e2e32},
-                  tol=tol, check_every=record_every)
-        out[key] = Trajectory(key, h.iterations, h.wall_time + s, h.loss, h["test_error"], h["recovery_error"],
-                              h["e2e"], int(h.stop_iteration), s, h.seconds_per_step, h["half_mse_masked"])
-    return out
+    fixed = dict(problem=problem, eta=eta, max_iter=max_iter, record_every=record_every)
+    pts = [dict(fixed, label="wide", net=wide, tol=tol_wide)] + [
+        dict(fixed, label=f"gamma={g:g}", net=lop_compressed(basis, depth, eps, g, name=f"compressed γ={g:g}"),
+             tol=tol_comp, setup_s=setup) for g in gammas]
+    return dict(zip([p["label"] for p in pts], sweep(trajectory_point, pts)))
 
 
 # ----------------------------------------------------------------------------------------------
