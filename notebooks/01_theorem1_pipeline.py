@@ -45,6 +45,7 @@ import dlnlib as dl
 from dlnlib.report import OKABE_ITO, Session, use_style
 from dlnlib.theory import kwon_alpha, learning_time, stability_bound
 from dlnlib.studies.kwon_thm1 import cdln_vs_recursion
+from dlnlib.sweep import sweep
 
 torch.set_num_threads(1)
 use_style()
@@ -66,17 +67,18 @@ P
 
 # %% [markdown]
 # ## Simulation against recursion
-# `grid` lists (L, ε, η, r̂) on the `½‖·‖²` loss; η stays below the stability bound 2/(L σ₁*^{2−2/L}).
+# `grid` lists (L, ε, η, r̂) on the `½‖·‖²` loss; η stays below the stability bound 2/(L σ₁*^{2−2/L}). Each is
+# one run of `cdln_vs_recursion`, mapped over the grid with `dlnlib.sweep.sweep` and cached.
 # At small ε and large L some runs do not leave the initial plateau within T steps: the theorem is then
 # checked on the slow phase only (notebook 03 covers where it stops holding).
 
 # %%
 t0 = time.perf_counter()
 M = dl.low_rank_target(P["d"], P["d"], P["r"], P["sigma"], seed=P["seed"])
-runs = {}
-for (L, eps, eta, rh) in P["grid"]:
-    runs[(L, eps, eta, rh)] = nb.cached("thm1", dict(P, run=(L, eps, eta, rh)),
-                                       lambda: cdln_vs_recursion(M, P["r"], rh, L, eps, eta, P["T"]))
+pts = [dict(M=M, r=P["r"], r_hat=rh, depth=L, eps=eps, eta=eta, T=P["T"]) for L, eps, eta, rh in P["grid"]]
+run_of = lambda p: (p["depth"], p["eps"], p["eta"], p["r_hat"])  # a point's (L, ε, η, r̂), as cached
+runs = dict(zip(map(run_of, pts), sweep(cdln_vs_recursion, pts, key="thm1", cache=lambda name, p, compute: nb.cached(
+    name, dict(P, run=run_of(p)), compute))))
 runtime = time.perf_counter() - t0
 rows = [(k, c.rel_error, c.offdiag, c.residual) for k, c in runs.items()]
 for k, rel, off, res in rows:
@@ -111,13 +113,15 @@ print("Theorem 1 holds to 1e-10 in every run:", max_rel <= TOL and max_off <= TO
 # %%
 t0 = time.perf_counter()
 D = P["display"]
-shown = {}
+pts = []
 for L, eps in D["runs"]:
     eta = D["step"] * stability_bound(P["sigma"][0], L)
     T = int(np.ceil(D["horizon"] * learning_time(P["sigma"], D["r_hat"], L, eps, eta)))
-    shown[L] = (eps, eta, T, nb.cached("thm1-display", dict(P, display_run=(L, eps, eta, T)),
-                                       lambda: cdln_vs_recursion(M, P["r"], D["r_hat"], L, eps, eta, T,
-                                                                 record_at=D["records"])))
+    pts.append(dict(M=M, r=P["r"], r_hat=D["r_hat"], depth=L, eps=eps, eta=eta, T=T, record_at=D["records"]))
+shown_run = lambda p: (p["depth"], p["eps"], p["eta"], p["T"])  # a point's (L, ε, η, T), as cached
+checks = sweep(cdln_vs_recursion, pts, key="thm1-display",
+               cache=lambda name, p, compute: nb.cached(name, dict(P, display_run=shown_run(p)), compute))
+shown = {p["depth"]: (p["eps"], p["eta"], p["T"], c) for p, c in zip(pts, checks)}
 runtime += time.perf_counter() - t0
 for L, (eps, eta, T, c) in shown.items():
     print(f"L={L} ε={eps:g} η={eta:.4g} T={T}: rel err {c.rel_error:.1e}  off-diag {c.offdiag:.1e}  "

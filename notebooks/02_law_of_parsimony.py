@@ -59,6 +59,7 @@ import torch
 import dlnlib as dl
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 from dlnlib.studies import lop
+from dlnlib.sweep import sweep
 from dlnlib.theory import lop_rho, lop_rho_momentum
 
 torch.set_num_threads(1)  # small matrices: one thread is fastest, and robust on a shared CPU
@@ -122,19 +123,24 @@ print(f"{len(P['runs'])} theorem runs, {len(P['momentum'])} momentum runs, {len(
 # %% [markdown]
 # ## Theorem runs (Case 1 and Case 2, λ = 0 and λ > 0, L = 2…5, MF form and whitened regression)
 # `Φ` has singular values evenly spaced in [1, 2] (so η = 0.05 is far below the stability bound
-# 2/(Lσ₁^{2−2/L})). Regression runs use Gaussian `X (d × 2d)` whitened by `dl.whiten`, `Y = ΦX_w`.
+# 2/(Lσ₁^{2−2/L})). Regression runs use Gaussian `X (d × 2d)` whitened by `dl.whiten`, `Y = ΦX_w`. Each
+# configuration is one run of `lop.theorem_point`, mapped over the list with `dlnlib.sweep.sweep` and cached.
 
 # %%
 def sigma(r):
     return list(np.linspace(2.0, 1.0, r))
 
 
-def run_theorem(q, seed):
-    problem, Phi = lop.lop_problem(q["d"], q["r"], seed, case=q["case"], sigma=sigma(q["r"]), N=q["N"])
-    widths = [q["d"]] * q["L"] + [Phi.shape[0]]
-    rec, _ = lop.record_lop(problem, widths, q["eps"], q["eta"], q["T"], seed=seed + 1, weight_decay=q["lam"],
-                            momentum=q.get("mu", 0.0), record_at=P["record_at"])
-    return rec
+def point(q, i):
+    """The keyword arguments of `lop.theorem_point` / `lop.compressed_point` for the i-th configuration `q`."""
+    return dict(q, sigma=sigma(q["r"]), seed=P["seed"] + i, record_at=P["record_at"])
+
+
+def cached_as_config(name, p, compute):
+    """`nb.cached` for `sweep`, keyed as this notebook has always cached a run: its configuration, the preset's
+    seed and recording interval."""
+    q = {k: v for k, v in p.items() if k not in ("sigma", "seed", "record_at")}
+    return nb.cached(name, dict(q, seed=P["seed"], rec=P["record_at"]), compute)
 
 
 def predicted(q):
@@ -151,10 +157,10 @@ def perturbed(q):
 
 
 t0 = time.perf_counter()
-recs = [nb.cached("lop-run", dict(q, seed=P["seed"], rec=P["record_at"]), lambda q=q: run_theorem(q, P["seed"] + i))
-        for i, q in enumerate(P["runs"])]
-mrecs = [nb.cached("lop-mom", dict(q, seed=P["seed"], rec=P["record_at"]), lambda q=q: run_theorem(q, P["seed"] + i))
-         for i, q in enumerate(P["momentum"])]
+recs = sweep(lop.theorem_point, [point(q, i) for i, q in enumerate(P["runs"])], key="lop-run",
+             cache=cached_as_config)
+mrecs = sweep(lop.theorem_point, [point(q, i) for i, q in enumerate(P["momentum"])], key="lop-mom",
+              cache=cached_as_config)
 runtime = time.perf_counter() - t0
 
 rows = []
@@ -223,18 +229,13 @@ nb.check("lop-momentum", "lop-thm",
 
 # %% [markdown]
 # ## The width-2r̂ compressed network (§2.5, MF)
-# Outer factors `V_{1,1}ᵀ`, `U_{L,1}` frozen (γ = 0), middle factors `εI_{2r̂}`, same η and λ as the wide net.
+# Outer factors `V_{1,1}ᵀ`, `U_{L,1}` frozen (γ = 0), middle factors `εI_{2r̂}`, same η and λ as the wide net;
+# one `lop.compressed_point` per configuration, swept like the theorem runs.
 
 # %%
-def run_compressed(q, seed):
-    Phi = dl.low_rank_target(q["d"], q["d"], q["r"], sigma(q["r"]), seed=seed)
-    return lop.record_compressed(Phi, q["L"], q["eps"], q["eta"], q["T"], r_hat=q["r_hat"], seed=seed + 1,
-                                 weight_decay=q["lam"], record_at=P["record_at"])
-
-
 t0 = time.perf_counter()
-crecs = [nb.cached("lop-comp", dict(q, seed=P["seed"], rec=P["record_at"]),
-                  lambda q=q, i=i: run_compressed(q, P["seed"] + i)) for i, q in enumerate(P["compressed"])]
+crecs = sweep(lop.compressed_point, [point(q, i) for i, q in enumerate(P["compressed"])], key="lop-comp",
+              cache=cached_as_config)
 runtime += time.perf_counter() - t0
 crows = []
 for q, c in zip(P["compressed"], crecs):

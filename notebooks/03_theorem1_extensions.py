@@ -45,9 +45,10 @@ import torch
 
 import dlnlib as dl
 from dlnlib.report import OKABE_ITO, Session, use_style
-from dlnlib.studies.kwon_cor1 import corollary1, lemma1, lemma1_instances, separated_targets
+from dlnlib.studies.kwon_cor1 import cor1_grid, cor1_point, lemma1, lemma1_instances, separated_targets
 from dlnlib.studies.kwon_thm1 import cdln_beyond_mf, grid, regrade, thm1_grid
 from dlnlib.studies.perturbed import perturbed_recursion
+from dlnlib.sweep import sweep
 from dlnlib.theory import learning_time, mf_equivalent_scale, stability_bound_alpha
 
 torch.set_num_threads(1)
@@ -77,19 +78,27 @@ P
 
 # %% [markdown]
 # ## 1 · Theorem 1 and its α ≠ 1 extension on a grid
-# For each (L, r̂) one batched run over the grid ε × f × α, with `η = f · 2/(L α^{2/L} σ₁*^{2−2/L})`.
+# For each (L, r̂) one batched run over the grid ε × f × α, with `η = f · 2/(L α^{2/L} σ₁*^{2−2/L})`; the (L, r̂)
+# runs are the points of one `dlnlib.sweep.sweep` of `thm1_grid`, each cached.
 
 # %%
 t0 = time.perf_counter()
 M = dl.low_rank_target(P["d"], P["d"], P["r"], P["sigma"], seed=P["seed"])
 r = P["r"]
 G = grid(eps=P["eps"], f=P["f"], alpha=P["alpha"])
-runs = {}
-for L in P["depths"]:
-    eta = np.array([f * stability_bound_alpha(P["sigma"][0], L, a) for f, a in zip(G["f"], G["alpha"])])
-    for rh in (r, 2 * r, P["d"]):
-        runs[(L, rh)] = nb.cached("kwon-thm1-alpha", dict(P, run=(L, rh)),
-                                 lambda: thm1_grid(M, r, rh, L, G["eps"], eta, G["alpha"], T=P["T"]))
+
+
+def cached_as(params_of):
+    """`nb.cached` for `sweep`, keyed by `params_of(point)` (the parameters this notebook has always cached under)."""
+    return lambda name, point, compute: nb.cached(name, params_of(point), compute)
+
+
+eta_grid = lambda L: np.array([f * stability_bound_alpha(P["sigma"][0], L, a) for f, a in zip(G["f"], G["alpha"])])
+pts = [dict(M=M, r=r, r_hat=rh, depth=L, eps=G["eps"], eta=eta_grid(L), alpha=G["alpha"], T=P["T"])
+       for L in P["depths"] for rh in (r, 2 * r, P["d"])]
+runs = dict(zip([(p["depth"], p["r_hat"]) for p in pts],
+                sweep(thm1_grid, pts, key="kwon-thm1-alpha",
+                      cache=cached_as(lambda p: dict(P, run=(p["depth"], p["r_hat"]))))))
 t_grid = time.perf_counter() - t0
 one = np.array([a == 1.0 for a in G["alpha"]])
 sig = np.array(P["sigma"])
@@ -136,12 +145,12 @@ nb.check("kwon-thm1-grid-control", "kwon-thm1-alpha",
 
 # %%
 S = P["stab"]
-stab = {}
-for L in S["depths"]:
-    for a in S["alpha"]:
-        eta = np.array(S["f"]) * stability_bound_alpha(P["sigma"][0], L, a)
-        stab[(L, a)] = nb.cached("kwon-thm1-stab", dict(P, run=(L, a)),
-                                lambda: thm1_grid(M, r, 2 * r, L, S["eps"], eta, a, T=S["T"], record_at=100))
+eta_stab = lambda L, a: np.array(S["f"]) * stability_bound_alpha(P["sigma"][0], L, a)
+pts = [dict(M=M, r=r, r_hat=2 * r, depth=L, eps=S["eps"], eta=eta_stab(L, a), alpha=a, T=S["T"], record_at=100)
+       for L in S["depths"] for a in S["alpha"]]
+stab = dict(zip([(p["depth"], p["alpha"]) for p in pts],
+                sweep(thm1_grid, pts, key="kwon-thm1-stab",
+                      cache=cached_as(lambda p: dict(P, run=(p["depth"], p["alpha"]))))))
 fs = np.array(S["f"])
 table = []
 for (L, a), c in stab.items():
@@ -184,7 +193,8 @@ nb.check("kwon-thm1-stab-break", "kwon-thm1-alpha",
 # `η = f·bound / c_eff` with `c_eff` the factorisation scale of `E[∇ℓ]` (`mf_equivalent_scale`). Measured: the
 # off-diagonal mass `‖W̃ − U* diag(U*ᵀW̃V*) V*ᵀ‖_F/‖W̃‖_F` in `M*`'s full spectral basis, and the largest
 # deviation of `σ_i(W̃)` from the MF recursion (relative to σ_i*). MF is the control (Theorem 1: both ≈ 0).
-# Each run lasts 2 × the iterations the MF recursion needs to fit every σ_i* to 1 %.
+# Each run lasts 2 × the iterations the MF recursion needs to fit every σ_i* to 1 %. The three problems are the points
+# of a `dlnlib.sweep.sweep` of `cdln_beyond_mf`, each cached.
 
 # %%
 Bz = P["beyond"]
@@ -197,11 +207,11 @@ print(f"T = {T_b} iterations")
 probs = {"MF": dl.Factorisation(Mb),
          "MS": dl.sensing(Mb, Bz["m"], seed=12, normalisation="mean"),
          "MC": dl.Completion(Mb, dl.bernoulli_mask(Bz["d"], Bz["d"], Bz["p"], seed=13, batch=(Bz["B"],)), "observed")}
-beyond = {}
-for name, prob in probs.items():
-    eta = eta_sum / mf_equivalent_scale(prob)
-    beyond[name] = nb.cached("kwon-thm1-beyond", dict(Bz, problem=name, T=T_b),
-                            lambda: cdln_beyond_mf(prob, Bz["r"], 2 * Bz["r"], Bz["depth"], Bz["eps"], eta, T_b))
+pts = [dict(problem=prob, r=Bz["r"], r_hat=2 * Bz["r"], depth=Bz["depth"], eps=Bz["eps"],
+            eta=eta_sum / mf_equivalent_scale(prob), T=T_b) for prob in probs.values()]
+KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
+beyond = dict(zip(probs, sweep(cdln_beyond_mf, pts, key="kwon-thm1-beyond", cache=cached_as(
+    lambda p: dict(Bz, problem=KIND[type(p["problem"])], T=T_b)))))
 for name, b in beyond.items():
     print(f"{name}: off-diagonal mass max {b.offdiag.max():.2e}, final {b.offdiag[-1].max():.2e}; "
           f"σ deviation from the MF recursion max {b.sv_dev.max():.2e}, final {b.sv_dev[-1].max():.2e}; "
@@ -242,7 +252,8 @@ nb.check("kwon-lemma1-equality", "kwon-cor1", "Lemma 1 is an equality when A, B 
 
 # %% [markdown]
 # **Corollary 1** for every combination of d, L, ε, r ∈ {1, 3}, r̂ ∈ {r, 2r, d}, with B random targets each
-# (Haar singular vectors, σ* random with ratios in [0.2, 1]). The gap `lhs − rhs` is tiny (`O(ε^L Σσ*)`), so it is
+# (Haar singular vectors, σ* random with ratios in [0.2, 1]); each combination is one point
+# (`kwon_cor1.cor1_point`), mapped over the grid by `dlnlib.sweep.sweep`. The gap `lhs − rhs` is tiny (`O(ε^L Σσ*)`), so it is
 # computed without cancellation; a violation is `gap < −1e-12 × scale`, `scale = 2ε^LΣσ* + (d − r̂)ε^{2L}`.
 # The proof chain: (1) Lemma 1 `lhs ≥ ‖Σ_W − Σ*‖²`; (2) `= Σ(ε^L − σ_i*)² + (d − r)ε^{2L}`; (3) ≥ that with `r̂`;
 # (4) `= rhs`, and C-DLN's spectral diagonal at t = 0 equals the recursion's `p(0)`.
@@ -250,16 +261,10 @@ nb.check("kwon-lemma1-equality", "kwon-cor1", "Lemma 1 is an equality when A, B 
 # %%
 C = P["cor1"]
 def cor1_sweep(init, dims):
-    out = []
-    for d in dims:
-        for L in C["depths"]:
-            for eps in C["eps"]:
-                for rr in C["r"]:
-                    Mc = separated_targets(C["B"], d, rr, seed=1000 * d + 10 * L + rr, ratio=(0.2, 1.0))
-                    for rh in sorted({rr, 2 * rr, d}):
-                        res = corollary1(Mc, rr, rh, L, eps, seed=d + L + rh, init=init)
-                        out.append(dict(d=d, L=L, eps=eps, r=rr, r_hat=rh, res=res))
-    return out
+    """Corollary 1 at each point of `cor1_grid` (one `cor1_point` each, mapped by `sweep`), with its parameters."""
+    pts = cor1_grid(dims, C["depths"], C["eps"], C["r"], C["B"], init)
+    return [dict(d=p["d"], L=p["depth"], eps=p["eps"], r=p["r"], r_hat=p["r_hat"], res=res)
+            for p, res in zip(pts, sweep(cor1_point, pts))]
 
 cor = nb.cached("kwon-cor1", dict(C, init="orthogonal"), lambda: cor1_sweep("orthogonal", C["d"]))
 cat = lambda key: np.concatenate([getattr(x["res"], key) for x in cor])

@@ -52,13 +52,12 @@ import torch
 import dlnlib as dl
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 from dlnlib.metrics import first_crossing
-from dlnlib.studies.kwon_assumption1 import assumption1, spectral_recorder
+from dlnlib.studies.kwon_assumption1 import assumption1
 from dlnlib.studies.kwon_cor1 import kwon_targets, separated_targets
-from dlnlib.studies.kwon_thm2 import (comp_errors, convergence_order, flow_gap, orig_and_comp,
-                                      ordering_violations, velocity_residual)
+from dlnlib.studies.kwon_thm2 import (convergence_order, flow_gap, ordering_point, ordering_violations,
+                                      orig_and_comp, prop1_point, velocity_residual)
+from dlnlib.sweep import sweep
 from dlnlib.theory import learning_time, mf_equivalent_scale, stability_bound, sv_gradient_flow
-from dlnlib.optim import GD
-from dlnlib.train import train
 
 torch.set_num_threads(1)
 use_style()
@@ -116,6 +115,8 @@ print(f"trained in {main.seconds:.1f} s; diverged runs: {int(main.diverged.sum()
 
 # %% [markdown]
 # ### Theorem 2 (asserted) and the ordering beyond its hypotheses (reported)
+# Beyond MF: the same comparison on sensing and completion (and α > 1), one point of a `dlnlib.sweep.sweep` of
+# `kwon_thm2.ordering_point` per problem, each cached.
 
 # %%
 ALLOW = 1e-12
@@ -135,14 +136,13 @@ ext_probs = {"MF": dl.Factorisation(Me),
              "MC": dl.Completion(Me, dl.bernoulli_mask(e_["d"], e_["d"], e_["p"], seed=e_["seed"] + 2,
                                                        batch=(e_["B"],)), "observed")}
 T_e = iterations_needed(sig_e, e_["r_hat"], e_["depth"], e_["eps"], e_["eta_sum"], 1.0, margin=2.5)
-ext = {}
-for name, pr in ext_probs.items():
-    eta = e_["eta_sum"] / mf_equivalent_scale(pr)
-    ext[name] = nb.cached("kwon-thm2-ext", dict(e_, T=T_e, problem=name), lambda: dict(
-        oc=orig_and_comp(pr, e_["r"], e_["r_hat"], e_["depth"], e_["eps"], eta, T_e, record_at=e_["record"],
-                         seed=e_["seed"]),
-        alpha=None if name == "MS" else  # α > 1 on MF and MC only (sensing is the expensive operator)
-        comp_errors(pr, e_["r_hat"], e_["depth"], e_["eps"], eta, T_e, e_["alphas"], record_at=e_["record"])))
+pts = [dict(problem=pr, r=e_["r"], r_hat=e_["r_hat"], depth=e_["depth"], eps=e_["eps"],
+            eta=e_["eta_sum"] / mf_equivalent_scale(pr), T=T_e, record_at=e_["record"], seed=e_["seed"],
+            alphas=[] if name == "MS" else e_["alphas"])  # α > 1 on MF and MC only (sensing is the expensive operator)
+       for name, pr in ext_probs.items()]
+KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
+ext_cache = lambda name, p, compute: nb.cached(name, dict(e_, T=T_e, problem=KIND[type(p["problem"])]), compute)
+ext = dict(zip(ext_probs, sweep(ordering_point, pts, key="kwon-thm2-ext", cache=ext_cache)))
 ext_rows = {}
 for name, x in ext.items():
     oc = x["oc"]
@@ -222,12 +222,12 @@ nb.check("kwon-fig14-order", "kwon-fig14", f"Fig. 14 setting (d={g_['d']}, r={g_
 # ## 3 · Proposition 1: GD tracks the gradient flow with an O(η) gap
 # B instances; η = η₀, η₀/2, …; every run stops at the same flow time τ_end (1.3 × the flow's fitting time). Gap
 # (C-DLN): `max |σ_i^{GD}(τ) − s_i(τ)|/σ_i*` against the closed ODE. Gap (original): `max_t |Δσ_i/(cη) − RHS_i| / max_t |RHS_i|`
-# with Proposition 1's RHS evaluated on the original DLN's own SVD.
+# with Proposition 1's RHS evaluated on the original DLN's own SVD. The runs at each η are the points of one
+# `dlnlib.sweep.sweep` of `kwon_thm2.prop1_point`.
 
 # %%
 q = P["prop1"]
 Mq = separated_targets(q["B"], q["d"], q["r"], seed=q["seed"])
-pq = dl.Factorisation(Mq)
 sig_q = torch.linalg.svdvals(Mq)[:, :q["r"]].numpy()
 etas = [q["eta0"] / 2**k for k in range(q["n_eta"])]
 tau_end = 1.3 * q["eta0"] * max(learning_time(s, q["r"], q["depth"], q["eps"], q["eta0"] / 8) for s in sig_q) / 8
@@ -235,17 +235,9 @@ taus = np.linspace(0, tau_end, q["n_times"] + 1)
 
 
 def prop1_runs():
-    out = {}
-    for eta in etas:
-        its = np.round(taus / eta).astype(int)
-        T = int(its[-1])
-        comp = dl.cdln(pq, q["r"], q["depth"], q["eps"], np.ones(q["B"]))  # α = 1 per run, as in the other batched runs
-        hc = train(comp, pq, GD(eta), T, record_at=its, recorders={"s": spectral_recorder(Mq, q["r"])})
-        pairs = np.unique(np.concatenate([its[1:-1], its[1:-1] + 1]))
-        orig = dl.wide_dln([q["d"]] * (q["depth"] + 1), q["eps"], seed=q["seed"], batch=(q["B"],))
-        ho = train(orig, pq, GD(eta), T, record_at=pairs, recorders={"s": spectral_recorder(Mq, q["r"])})
-        out[eta] = dict(its=hc.iterations, comp=np.asarray(hc["s"]), pairs=ho.iterations, orig=np.asarray(ho["s"]))
-    return out
+    """Proposition 1's runs at each step of `etas` (one `prop1_point` each, mapped by `sweep`), keyed by η."""
+    pts = [dict(M=Mq, r=q["r"], depth=q["depth"], eps=q["eps"], eta=eta, taus=taus, seed=q["seed"]) for eta in etas]
+    return dict(zip(etas, sweep(prop1_point, pts)))
 
 
 pr = nb.cached("kwon-prop1", dict(q, tau_end=tau_end), prop1_runs)

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from dlnlib.studies import wang
+from dlnlib.sweep import sweep
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 
 torch.set_num_threads(1)  # small matrices: one thread is fastest, and robust on a shared CPU
@@ -68,20 +69,24 @@ P
 
 # %% [markdown]
 # ## T12 runs: linear and ReLU nets
+# One run per (activation, depth), the points of a `dlnlib.sweep.sweep` of `wang.trained_point`, each cached.
 
 # %%
 data = wang.class_data(P["K"], P["n"], seed=P["seed"])
 d = data.N
 
 
-def run(depth, act, eps=P["eps"], dat=data, eta=P["eta"], tol=P["tol"], init="orthogonal"):
-    W0 = wang.mlp_init([dat.X.shape[0]] * depth + [dat.K], eps, init=init, seed=P["seed"] + depth)
-    return wang.train_mlp(W0, dat.X, dat.Y, eta, P["max_its"], activation=act, tol=tol, record_every=50)
+def point(depth, act, eps=P["eps"], dat=data, eta=P["eta"], tol=P["tol"], init="orthogonal"):
+    """The keyword arguments of `wang.trained_point` for one run (init seed: seed + depth)."""
+    return dict(data=dat, depth=depth, eps=eps, activation=act, eta=eta, iterations=P["max_its"], tol=tol,
+                seed=P["seed"] + depth, init=init)
 
 
 t0 = time.perf_counter()
-runs = {(act, L): nb.cached("wang-t12", dict(P, depth=L, act=act), lambda L=L, act=act: run(L, act))
-        for act in (None, "relu") for L in P["depths"]}
+pts = [point(L, act) for act in (None, "relu") for L in P["depths"]]
+runs = dict(zip([(p["activation"], p["depth"]) for p in pts], sweep(
+    wang.trained_point, pts, key="wang-t12",
+    cache=lambda name, p, compute: nb.cached(name, dict(P, depth=p["depth"], act=p["activation"]), compute))))
 runtime = time.perf_counter() - t0
 metrics = {k: wang.layer_metrics(r.weights, data, k[0]) for k, r in runs.items()}
 fits = {k: wang.decay_rate(m.D) for k, m in metrics.items()}
@@ -130,7 +135,7 @@ nb.check("wang-rate-t12", "talk-t12", "linear nets (tol 1e-6): |fitted slope −
 # near-orthonormal (Gaussian) data, θ > 0
 gq = P["gaussian"]
 gdata = wang.class_data(P["K"], P["n"], d=gq["d_factor"] * data.N, seed=P["seed"] + 1, kind="gaussian")
-grun = nb.cached("wang-gauss", dict(P, g=gq), lambda: run(gq["depth"], None, dat=gdata))
+grun = nb.cached("wang-gauss", dict(P, g=gq), lambda: wang.trained_point(**point(gq["depth"], None, dat=gdata)))
 gfit = wang.decay_rate(wang.layer_metrics(grun.weights, gdata).D)
 gtheta = wang.data_theta(gdata.X)
 print(f"Gaussian data d={gdata.X.shape[0]}: θ = {gtheta:.1f}, slope {gfit.slope:.3f} (predicted "
@@ -141,32 +146,20 @@ nb.check("wang-gaussian-data", "talk-t12", f"Gaussian N(0, I/d) data (θ = {gthe
 
 # %% [markdown]
 # ## Scaling of the per-layer ratio with ε and n
-# Each (n, L) is one batched run over the ε grid (the same random factors rescaled). The ratio is the slope of
+# Each (n, L) is one batched run over the ε grid (the same random factors rescaled), a point of a `dlnlib.sweep.sweep`
+# of `wang.scaling_point`. The ratio is the slope of
 # log D_l over the theorem's range l = 1…L−1.
 
 # %%
 S = P["scaling"]
 
 
-def scaling_run(n, L):
-    dat = wang.class_data(P["K"], n, seed=P["seed"] + n)
-    W0 = wang.mlp_init([dat.N] * L + [dat.K], list(S["eps"]), seed=P["seed"] + L, batch=(len(S["eps"]),))
-    r6 = wang.train_mlp(W0, dat.X, dat.Y, S["eta"], S["max_its"], tol=1e-6, record_every=100)
-    r12 = wang.train_mlp(r6.weights, dat.X, dat.Y, S["eta"], S["max_its"], tol=1e-12, record_every=100)
-    out = []
-    for i, e in enumerate(S["eps"]):
-        D6 = wang.layer_metrics(wang.select(r6.weights, i), dat).D
-        D12 = wang.layer_metrics(wang.select(r12.weights, i), dat).D
-        A = wang.check_assumptions(wang.select(r12.weights, i), dat, e)
-        out.append(dict(eps=e, n=n, L=L, D6=D6, D12=D12, slope6=wang.decay_rate(D6, 1).slope,
-                        slope12=wang.decay_rate(D12, 1).slope, r2=wang.decay_rate(D12).r2, lowrank_rho=A.lowrank_rho,
-                        loss=A.loss))
-    return out
-
-
 t0 = time.perf_counter()
-grid = [row for L in S["depths"] for n in S["n"]
-        for row in nb.cached("wang-scaling", dict(S, K=P["K"], seed=P["seed"], n=n, L=L), lambda n=n, L=L: scaling_run(n, L))]
+pts = [dict(K=P["K"], n=n, depth=L, eps=S["eps"], eta=S["eta"], iterations=S["max_its"], seed=P["seed"])
+       for L in S["depths"] for n in S["n"]]
+grid = [row for rows in sweep(wang.scaling_point, pts, key="wang-scaling", cache=lambda name, p, compute: nb.cached(
+            name, dict(S, K=P["K"], seed=P["seed"], n=p["n"], L=p["depth"]), compute))
+        for row in rows]
 runtime += time.perf_counter() - t0
 for g in grid:
     print(f"L={g['L']} n={g['n']:2d} ε={g['eps']:.2f}: slope {g['slope12']:.3f} (tol 1e-6: {g['slope6']:.3f}), "

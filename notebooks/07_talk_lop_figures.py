@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from dlnlib.studies import wang
+from dlnlib.sweep import sweep
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 
 torch.set_num_threads(1)  # small matrices: one thread is fastest, and robust on a shared CPU
@@ -66,21 +67,32 @@ d = data.N
 
 
 def batched(q, act, init="orthogonal"):
-    """One batched run over the ε grid (the same random factors rescaled, as the code's init_scale)."""
+    """`wang.trained_point`'s arguments for one batched run over the ε grid (the same random factors rescaled, as
+    the code's init_scale)."""
     eps = list(q["eps"]) if isinstance(q["eps"], (list, tuple)) else [q["eps"]]
-    W0 = wang.mlp_init([d] * q["depth"] + [data.K], eps, init=init, seed=P["seed"] + q["depth"], batch=(len(eps),))
-    its = q.get("iterations", q.get("max_its"))
-    return wang.train_mlp(W0, data.X, data.Y, q["eta"], its, activation=act, tol=q.get("tol"), record_every=20)
+    return dict(data=data, depth=q["depth"], eps=eps, activation=act, eta=q["eta"],
+                iterations=q.get("iterations", q.get("max_its")), tol=q.get("tol"), seed=P["seed"] + q["depth"],
+                init=init, batch=(len(eps),), record_every=20)
+
+
+def cached_as(q, **fields):
+    """`nb.cached` for `sweep`, keyed as this notebook has always cached its runs: `q`, the data's K, n and seed,
+    and `cache key=point[point key]` for each of `fields`."""
+    return lambda name, p, compute: nb.cached(
+        name, dict(q, K=P["K"], n=P["n"], seed=P["seed"], **{k: p[pk] for k, pk in fields.items()}), compute)
 
 
 # %% [markdown]
 # ## T14 — effect of ε on compression
+# Each run (one per activation here, per activation and init in T16) is one batched run over the ε grid, a point of
+# a `dlnlib.sweep.sweep` of `wang.trained_point`, cached per point.
 
 # %%
 q14 = P["t14"]
 t0 = time.perf_counter()
-r14 = {act: nb.cached("t14", dict(q14, K=P["K"], n=P["n"], seed=P["seed"], act=act), lambda act=act: batched(q14, act))
-       for act in (None, "relu")}
+acts = (None, "relu")
+r14 = dict(zip(acts, sweep(wang.trained_point, [batched(q14, act) for act in acts], key="t14",
+                           cache=cached_as(q14, act="activation"))))
 rt14 = time.perf_counter() - t0
 D14, fit14 = {}, {}
 for act, r in r14.items():
@@ -118,7 +130,7 @@ plt.show()
 # %%
 q15 = P["t15"]
 t0 = time.perf_counter()
-r15 = nb.cached("t15", dict(q15, K=P["K"], n=P["n"], seed=P["seed"]), lambda: batched(q15, None))
+r15 = nb.cached("t15", dict(q15, K=P["K"], n=P["n"], seed=P["seed"]), lambda: wang.trained_point(**batched(q15, None)))
 rt15 = time.perf_counter() - t0
 loss = r15.loss  # (K, B)
 exit_it = []
@@ -154,9 +166,9 @@ plt.show()
 q16 = P["t16"]
 inits = ("orthogonal", "normal", "uniform")
 t0 = time.perf_counter()
-r16 = {(act, ini): nb.cached("t16", dict(q16, K=P["K"], n=P["n"], seed=P["seed"], act=act, init=ini),
-                            lambda act=act, ini=ini: batched(q16, act, ini))
-       for act in (None, "relu") for ini in inits}
+pts = [batched(q16, act, ini) for act in acts for ini in inits]
+r16 = dict(zip([(p["activation"], p["init"]) for p in pts],
+               sweep(wang.trained_point, pts, key="t16", cache=cached_as(q16, act="activation", init="init"))))
 rt16 = time.perf_counter() - t0
 D16 = {k: wang.layer_metrics(wang.select(r.weights, 0), data, k[0]).D for k, r in r16.items()}
 fit16 = {k: wang.decay_rate(D) for k, D in D16.items()}

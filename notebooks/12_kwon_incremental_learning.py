@@ -79,6 +79,7 @@ from dlnlib.batching import stack_nets
 from dlnlib.problems import BlockedSensing
 from dlnlib.studies import kwon_incremental as ki
 from dlnlib.studies.kwon_assumption1 import incremental_times
+from dlnlib.sweep import sweep
 
 torch.set_num_threads(1)  # 2 threads on a loaded 2-core machine spin-wait: 30x slower
 use_style()
@@ -108,7 +109,8 @@ P
 
 # %% [markdown]
 # ## Runs
-# MF and MC: the wide DLN and C-DLN train separately. MS is memory-bound on the m × d² operator, so the four
+# MF and MC: the wide DLN and C-DLN train separately, one point per (problem, rank) of a `dlnlib.sweep.sweep` of
+# `kwon_incremental.orig_and_comp_point`. MS is memory-bound on the m × d² operator, so the four
 # MS networks (wide and C-DLN, r = 5 and r = 10; C-DLN zero-padded to d×d, which is exact) train as one batch
 # sharing one operator A, read once per step block by block (`dlnlib.problems.BlockedSensing`, same loss and
 # gradient up to rounding). Training is cached (`F.cached`); the runtimes below are those of the training calls.
@@ -125,19 +127,12 @@ def orig_net():
     return dl.wide_dln([d] * (L + 1), eps, seed=P["seed"] + 100)
 
 
-def single(kind, rk):
-    """Wide DLN and C-DLN on MF or MC with rank ranks[rk]; returns [orig, comp] IncrementalRuns."""
+def problem_of(kind, rk):
+    """MF (mean loss) or MC (Bernoulli(p) mask, "observed" loss) of the rank-ranks[rk] target."""
     r = P["ranks"][rk]
-    M = target(rk)
     if kind == "mf":
-        prob = dl.Factorisation(M, "mean")
-    else:
-        prob = dl.Completion(M, dl.bernoulli_mask(d, d, P["p"], seed=P["seed"] + 200 + r), "observed")
-    comp = dl.cdln(prob, 2 * r, L, eps, P["alpha"][kind])
-    kw = dict(r=r, n_sv=2 * r, record_at=P["record_at"], tol=P["tol"])
-    o = ki.run_incremental(orig_net(), prob, P["eta"], P["iterations"][kind], labels="Original DLN", **kw)[0]
-    c = ki.run_incremental(comp, prob, P["eta"], P["iterations"][kind], labels="C-DLN", **kw)[0]
-    return [o, c]
+        return dl.Factorisation(target(rk), "mean")
+    return dl.Completion(target(rk), dl.bernoulli_mask(d, d, P["p"], seed=P["seed"] + 200 + r), "observed")
 
 
 def sensing_batch():
@@ -157,10 +152,13 @@ def sensing_batch():
 
 
 t0 = time.perf_counter()
-RUNS = {}
-for kind in ("mf", "mc"):
-    for rk in ("r5", "r10"):
-        RUNS[(kind, rk)] = nb.cached(f"incremental-{kind}-{rk}", dict(P, kind=kind, rk=rk), lambda: single(kind, rk))
+grid = [(kind, rk) for kind in ("mf", "mc") for rk in ("r5", "r10")]
+pts = [dict(problem=problem_of(kind, rk), orig=orig_net(), r=P["ranks"][rk], depth=L, eps=eps, alpha=P["alpha"][kind],
+            eta=P["eta"], iterations=P["iterations"][kind], record_at=P["record_at"], tol=P["tol"]) for kind, rk in grid]
+KIND, RK = {dl.Factorisation: "mf", dl.Completion: "mc"}, {r: rk for rk, r in P["ranks"].items()}
+cache_as = lambda kind, rk, compute: nb.cached(f"incremental-{kind}-{rk}", dict(P, kind=kind, rk=rk), compute)
+RUNS = dict(zip(grid, sweep(ki.orig_and_comp_point, pts, key="incremental", cache=lambda name, p, compute: cache_as(
+    KIND[type(p["problem"])], RK[p["r"]], compute))))  # cached as incremental-<kind>-<rk>
 ms = nb.cached("incremental-ms", dict(P, kind="ms"), sensing_batch)
 RUNS[("ms", "r5")], RUNS[("ms", "r10")] = ms["r5"], ms["r10"]
 wall = time.perf_counter() - t0

@@ -60,6 +60,7 @@ import dlnlib as dl
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 from dlnlib.metrics import spearman
 from dlnlib.studies import lop_compressed as LC
+from dlnlib.sweep import sweep
 
 torch.set_num_threads(1)  # the CPU is shared: one thread is faster and steadier under load
 use_style()
@@ -101,16 +102,18 @@ def table(points):
 
 # %% [markdown]
 # ## T8 — benefits of depth (recovery) and of width (iterations)
+# Per depth one `lop_compressed.narrow_sweep` over the widths (a sweep of `narrow_point`, `trials` inits batched per
+# width); the two depths are themselves mapped with `dlnlib.sweep.sweep`, cached per depth.
 
 # %%
 q8 = P["t08"]
 prob8 = completion(q8)
 eta8 = {L: LC.talk_step(q8["eta_talk"][L], q8["d_talk"], prob8, L) for L in (2, 3)}  # on the mean loss
 t0 = time.perf_counter()
-sweep8 = {L: nb.cached(f"talk-t08-L{L}", dict(q8, L=L, eta=eta8[L]),
-                      lambda L=L: LC.narrow_sweep(prob8, q8["widths"], L, q8["eps"], eta8[L], q8["trials"],
-                                                 q8["max_iter"], q8["tol"], seed=q8["seed"] + 10 * L))
-          for L in (2, 3)}
+pts = [dict(problem=prob8, widths=q8["widths"], depth=L, eps=q8["eps"], eta=eta8[L], trials=q8["trials"],
+            iterations=q8["max_iter"], tol=q8["tol"], seed=q8["seed"] + 10 * L) for L in (2, 3)]
+sweep8 = dict(zip((2, 3), sweep(LC.narrow_sweep, pts, key="talk-t08", cache=lambda name, p, compute: nb.cached(
+    f"{name}-L{p['depth']}", dict(q8, L=p["depth"], eta=p["eta"]), compute))))  # cached as talk-t08-L2, -L3
 rt8 = time.perf_counter() - t0
 tab8 = {L: table(sweep8[L]) for L in (2, 3)}
 print(f"η on the mean loss: depth 2 {eta8[2]:.4g}, depth 3 {eta8[3]:.4g}")

@@ -57,6 +57,7 @@ from dlnlib import data as D
 from dlnlib.report import COLORS, Session, use_style
 from dlnlib import metrics
 from dlnlib.studies import movielens as ML
+from dlnlib.sweep import sweep
 
 torch.set_num_threads(1)  # the CPU is shared; 2 threads on a busy 2-core machine run 10× slower
 use_style()
@@ -244,18 +245,19 @@ if HAVE:
 
 # %% [markdown]
 # ## Fig. 17: the α ablation
-# C-DLN on the same split for several α (same η, ε, r̂). A run whose loss blows up is frozen there (marked ×).
+# C-DLN on the same split for several α (same η, ε, r̂), one run per α mapped with `dlnlib.sweep.sweep`, each cached.
+# A run whose loss blows up is frozen there (marked ×).
 
 # %%
 t_alpha = time.perf_counter()
 if HAVE:
-    sweep = {a: nb.cached("ml-alpha", dict(key, a=a),
-                         lambda a=a: ML.run_dln(split, "cdln", iterations=P["iters_alpha"], alpha=a, **common))
-             for a in P["alphas"]}
-    SA = {a: ML.summarise(c) for a, c in sweep.items()}
+    pts = [dict(split=split, kind="cdln", iterations=P["iters_alpha"], alpha=a, **common) for a in P["alphas"]]
+    alpha_runs = dict(zip(P["alphas"], sweep(ML.run_dln, pts, key="ml-alpha", cache=lambda name, p, compute: nb.cached(
+        name, dict(key, a=p["alpha"]), compute))))
+    SA = {a: ML.summarise(c) for a, c in alpha_runs.items()}
     level = S["wide"]["final"] * 1.05
     for a, s in SA.items():
-        c = sweep[a]
+        c = alpha_runs[a]
         t_hit = metrics.first_crossing(c["heldout"], c.wall_time, level, below=True, interpolate=True)
         it_hit = metrics.first_crossing(c["heldout"], c.iterations, level, below=True, interpolate=True)
         print(f"α = {a:5g}: final {s['final']:.4f} (RMSE {s['final_rmse']:.3f}), best {s['best']:.4f} at it "
@@ -266,9 +268,9 @@ if HAVE:
     nb.check(*CLAIMS[5][:2], f"{CLAIMS[5][2]}: α = {a_big:g} ends at {SA[a_big]['final']:.4f} vs α = {a_ref:g} at "
             f"{SA[a_ref]['final']:.4f} (best {SA[a_big]['best']:.4f} at it {SA[a_big]['best_iteration']}; preset {PRESET})",
             over, None, passed=over > 0, assert_=False)
-    it_small = metrics.first_crossing(sweep[a_small]["heldout"], sweep[a_small].iterations, level, below=True,
+    it_small = metrics.first_crossing(alpha_runs[a_small]["heldout"], alpha_runs[a_small].iterations, level, below=True,
                                       interpolate=True)
-    it_ref = metrics.first_crossing(sweep[a_ref]["heldout"], sweep[a_ref].iterations, level, below=True,
+    it_ref = metrics.first_crossing(alpha_runs[a_ref]["heldout"], alpha_runs[a_ref].iterations, level, below=True,
                                     interpolate=True)
     slow = it_small / it_ref
     nb.check(*CLAIMS[6][:2], f"{CLAIMS[6][2]}: iterations to 1.05×(wide DLN final): α = {a_small:g} {it_small:.0f}, "
@@ -282,8 +284,8 @@ if HAVE:
 if HAVE:
     fig, axes = plt.subplots(1, 2, figsize=(6.0, 2.3))
     cmap = plt.get_cmap("viridis")
-    for j, (a, c) in enumerate(sweep.items()):
-        col = cmap(j / max(len(sweep) - 1, 1))
+    for j, (a, c) in enumerate(alpha_runs.items()):
+        col = cmap(j / max(len(alpha_runs) - 1, 1))
         for ax, x in zip(axes, (c.iterations, np.maximum(c.wall_time, 1e-3))):
             ax.plot(x, c["heldout"], color=col, label=f"α = {a:g}")
             if c.diverged_at >= 0 and len(x):
@@ -296,7 +298,7 @@ if HAVE:
         ax.set_xlabel(lab)
         ax.set_ylabel("held-out ½·MSE")
         rmse_axis(ax)
-    if any(c.diverged_at >= 0 for c in sweep.values()):
+    if any(c.diverged_at >= 0 for c in alpha_runs.values()):
         axes[0].plot([], [], "kx", ls="none", label="diverged (frozen)")
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center")
     nb.save_figure(fig, "kwon-fig17", dict(P, preset=PRESET), time.perf_counter() - t_alpha,

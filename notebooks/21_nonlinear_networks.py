@@ -72,6 +72,7 @@ from dlnlib import metrics
 from dlnlib.nonlinear import models as NM
 from dlnlib.nonlinear import presets as NP
 from dlnlib.nonlinear import runs as NR
+from dlnlib.sweep import sweep
 
 torch.set_num_threads(1)  # shared 2-core CPU: one thread is faster than two under load
 use_style()
@@ -85,6 +86,7 @@ P
 
 # %% [markdown]
 # ## Fig. 21 and Table 1: Original vs + DLN vs + C-DLN
+# One run per (head, seed) and architecture, mapped with `dlnlib.sweep.sweep` and cached per point.
 
 # %%
 t_start = time.perf_counter()
@@ -93,10 +95,13 @@ DEV = nb.device_name.split(":")[0]
 
 
 def table_runs(arch):
-    return {kind: [nb.cached(f"nl-tab1-{arch}", dict(T1[arch], record_every=T1["record_every"], kind=kind, seed=s,
-                                                    device=DEV),
-                            lambda kind=kind, s=s: NR.penultimate_run(arch, kind, T1, s))
-                   for s in T1[arch]["seeds"]] for kind in NM.KINDS}
+    """Table 1's runs of `arch`, `{kind: [run per seed]}`: one `NR.penultimate_run` per (kind, seed), mapped with
+    `sweep` and cached per point."""
+    seeds = T1[arch]["seeds"]
+    pts = [dict(arch=arch, kind=kind, preset=T1, seed=s) for kind in NM.KINDS for s in seeds]
+    res = sweep(NR.penultimate_run, pts, key=f"nl-tab1-{arch}", cache=lambda name, p, compute: nb.cached(
+        name, dict(T1[arch], record_every=T1["record_every"], kind=p["kind"], seed=p["seed"], device=DEV), compute))
+    return {kind: res[i * len(seeds):(i + 1) * len(seeds)] for i, kind in enumerate(NM.KINDS)}
 
 
 runs = {}

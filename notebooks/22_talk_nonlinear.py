@@ -57,6 +57,7 @@ from dlnlib.report import OKABE_ITO, Session, use_style
 from dlnlib import metrics
 from dlnlib.nonlinear import presets as NP
 from dlnlib.nonlinear import runs as NR
+from dlnlib.sweep import sweep
 
 torch.set_num_threads(1)  # shared 2-core CPU
 use_style()
@@ -91,15 +92,18 @@ P
 
 # %% [markdown]
 # ## T1 and T3: per-layer compression and separation
+# The ReLU MLP and the hybrid net: two `NR.layerwise_run` points of a `dlnlib.sweep.sweep`, each cached.
 
 # %%
 t_start = time.perf_counter()
 lay = {}
 if HAVE["cifar10-subset"]:
     depth = P["layers"]["depth"]
-    for name, n_nl in (("mlp", depth - 1), ("hybrid", P["hybrid_nonlinear"])):
-        lay[name] = nb.cached(f"talk-layers-{name}", dict(P["layers"], n_nonlinear=n_nl, device=DEV),
-                             lambda n_nl=n_nl: NR.layerwise_run(n_nl, P["layers"]))
+    NETS = {depth - 1: "mlp", P["hybrid_nonlinear"]: "hybrid"}  # ReLU layers → the net's name in its cache key
+    pts = [dict(n_nonlinear=n_nl, spec=P["layers"]) for n_nl in NETS]
+    cache = lambda name, p, compute: nb.cached(f"{name}-{NETS[p['n_nonlinear']]}",  # talk-layers-mlp, -hybrid
+                                               dict(P["layers"], n_nonlinear=p["n_nonlinear"], device=DEV), compute)
+    lay = dict(zip(NETS.values(), sweep(NR.layerwise_run, pts, key="talk-layers", cache=cache)))
 else:
     for fid in ("talk-t01", "talk-t03"):
         nb.skip(f"{fid}-compression", fid, "per-layer compression and separation", "cifar10-subset not found")
@@ -214,17 +218,18 @@ if dyn:
 
 # %% [markdown]
 # ## T10: low-rank training of an MLP
+# One `NR.lowrank_run` per (data set, rank), mapped with `dlnlib.sweep.sweep` and cached per point.
 
 # %%
 t_t10 = time.perf_counter()
-LR = {}
 for ds in P["datasets"]:
     if not HAVE[ds]:
         nb.skip(f"talk-t10-{ds}", "talk-t10", f"low-rank MLP on {ds}", f"{ds} not found")
-        continue
-    for r in P["ranks"]:
-        LR[(ds, r)] = nb.cached("talk-lowrank", dict(P["lowrank"], ds=ds, rank=r, device=DEV),
-                               lambda ds=ds, r=r: NR.lowrank_run(ds, r, P["lowrank"]))
+pts = [dict(dataset=ds, rank=r, spec=P["lowrank"]) for ds in P["datasets"] if HAVE[ds] for r in P["ranks"]]
+LR = dict(zip([(p["dataset"], p["rank"]) for p in pts], sweep(
+    NR.lowrank_run, pts, key="talk-lowrank",
+    cache=lambda name, p, compute: nb.cached(name, dict(P["lowrank"], ds=p["dataset"], rank=p["rank"], device=DEV),
+                                             compute))))
 TALK = {None: "5.59M | 0.376 GiB | 1.65 TFLOPs | 95.09", 10: "1.67M | 0.113 GiB | 1.17 TFLOPs | 94.57",
         1: "1.59M | 0.108 GiB | 1.17 TFLOPs | 90.86"}
 rows = []

@@ -209,3 +209,12 @@ def test_small_factorisation_run_is_incremental():
     assert s["trailing_max"] / 1e-6 <= 2.0
     assert 1 - s["final_alignment"] <= 1e-3
     assert run.stop_iteration > 0
+
+
+def test_orig_and_comp_point_trains_both():
+    """notebook 12's sweep point: [orig, comp] with 2r singular values each, C-DLN from Algorithm 1 with r̂ = 2r."""
+    M = dl.kwon_target(8, 2, seed=0)
+    o, c = ki.orig_and_comp_point(dl.Factorisation(M, "mean"), dl.wide_dln([8] * 4, 0.1, seed=1), 2, 3, 0.1, 2.0,
+                                  0.5, 100, record_at=20)
+    assert (o.label, c.label) == ("Original DLN", "C-DLN") and o.sv.shape[1] == c.sv.shape[1] == 4
+    assert c.r == o.r == 2 and np.array_equal(o.iterations, c.iterations) and o.iterations[-1] == 100

@@ -11,7 +11,8 @@ import dlnlib as dl
 from dlnlib.networks import wide_dln
 from dlnlib.studies.kwon_assumption1 import spectral_recorder
 from dlnlib.studies.kwon_cor1 import separated_targets
-from dlnlib.studies.kwon_thm2 import comp_errors, convergence_order, flow_gap, ordering_violations, orig_and_comp, velocity_residual
+from dlnlib.studies.kwon_thm2 import (comp_errors, convergence_order, flow_gap, ordering_point, ordering_violations,
+                                      orig_and_comp, prop1_point, velocity_residual)
 from dlnlib.studies.perturbed import perturbed_recursion
 from dlnlib.theory import kwon_alpha, learning_time, recursion_recovery_error, sv_flow_rhs
 from dlnlib.optim import GD
@@ -137,3 +138,20 @@ def test_thm2_ordering_fails_on_perturbed_recursion():
     for kind in ("exponent", "init"):
         bad = _predicted_errors(oc.sigma_star, oc.iterations, perturbed_recursion(kind))
         assert ordering_violations(oc.err_orig, bad, 1e-12)[0] > 0
+
+
+def test_ordering_point_and_prop1_point():
+    """notebook 04's sweep points: ordering_point = orig_and_comp (+ comp_errors at α > 1, None without); prop1_point
+    records C-DLN at round(τ/η) and the original at consecutive pairs of the interior times."""
+    M = separated_targets(2, 8, 2, seed=0)
+    prob = dl.Factorisation(M)
+    pt = ordering_point(prob, 2, 4, 3, 0.1, 0.02, 60, alphas=[2.0], record_at=20)
+    oc = orig_and_comp(prob, 2, 4, 3, 0.1, 0.02, 60, record_at=20)
+    assert np.array_equal(pt["oc"].err_comp, oc.err_comp) and np.array_equal(pt["oc"].err_orig, oc.err_orig)
+    its, err = comp_errors(prob, 4, 3, 0.1, 0.02, 60, [2.0], record_at=20)
+    assert np.array_equal(pt["alpha"][1], err)
+    assert ordering_point(prob, 2, 4, 3, 0.1, 0.02, 20, record_at=20)["alpha"] is None
+    taus = np.linspace(0, 0.4, 5)
+    p1 = prop1_point(M, 2, 3, 0.1, 0.02, taus)
+    assert p1["its"].tolist() == [0, 5, 10, 15, 20] and p1["pairs"].tolist() == [5, 6, 10, 11, 15, 16]
+    assert p1["comp"].shape == (5, 2, 5, 2) and p1["orig"].shape == (6, 2, 5, 2)

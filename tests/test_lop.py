@@ -1,5 +1,7 @@
 """Tests of dlnlib.studies.lop: the Law of Parsimony checks pass for the theorem's recursion and fail for perturbed ones."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -145,3 +147,11 @@ def test_momentum_sign_change_of_rho():
     assert lop.block_error(rec, rho).max() <= TOL
     assert lop.sv_error(rec, rho).max() <= TOL
     assert lop.block_error(rec, np.abs(rho)).max() > 1e3 * TOL     # the sign is real, not an artefact
+
+
+def test_theorem_point_is_the_fixture_run(case1):
+    """notebook 02's sweep point: lop_problem (seed) + record_lop (init seed + 1) on [d]·L + [d_y], bit for bit."""
+    rec, _, q = case1
+    pt = lop.theorem_point(1, None, 12, 2, q["L"], q["eps"], q["eta"], q["lam"], q["T"], [2.0, 1.0], 0, record_at=20)
+    for f in dataclasses.fields(rec):
+        assert np.array_equal(np.asarray(getattr(pt, f.name)), np.asarray(getattr(rec, f.name))), f.name

@@ -284,3 +284,14 @@ def test_talk_step_is_the_talks_step_moved_to_the_target(small_mc):
     # a target with the talk's σ₁ = 2√d_talk keeps the talk's step on the sum loss
     P = dl.Factorisation(torch.diag(torch.tensor([2 * math.sqrt(1000), 1.0], dtype=F64)), "sum")
     assert C.talk_step(5e-3, 1000, P, L) == pytest.approx(5e-3, rel=1e-15)
+
+
+def test_sweeps_are_their_points(small_mc):
+    """narrow_sweep / compressed_sweep map narrow_point / compressed_point with seeds seed + 1000i (+ t per trial)."""
+    eta = 0.2 / small_mc.loss_scale
+    pts = C.narrow_sweep(small_mc, [1, 2], 3, 0.1, eta, 2, 300, 1e-7, seed=5, check_every=50)
+    one = C.narrow_point(small_mc, 2, 3, 0.1, eta, 2, 300, 1e-7, seed=1005, check_every=50)
+    assert np.array_equal(pts[1].rel_error, one.rel_error) and np.array_equal(pts[1].iterations, one.iterations)
+    (c,) = C.compressed_sweep(small_mc, [1], 3, 0.1, eta, 0.01, 2, 300, 1e-7, seed=5, check_every=50)
+    d = C.compressed_point(small_mc, 1, 3, 0.1, eta, 0.01, 300, 1e-7, [5, 6], check_every=50)
+    assert np.array_equal(c.rel_error, d.rel_error) and c.value == d.value == 1

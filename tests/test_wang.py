@@ -196,3 +196,15 @@ def test_check_every_is_validated(bad, exc):
     data = C.class_data(3, 4, seed=2)
     with pytest.raises(exc, match="check_every must be an integer"):
         C.train_mlp(C.mlp_init([12, 3], 0.5, seed=3), data.X, data.Y, 1.0, 5, check_every=bad)
+
+
+def test_trained_point_and_scaling_point():
+    """notebook 06/07's sweep points: trained_point = mlp_init + train_mlp (batched over ε); scaling_point gives one
+    row per ε with D_l at both tolerances."""
+    data = C.class_data(2, 3, seed=0)
+    pt = C.trained_point(data, 3, [0.5, 0.3], None, 1.0, 100, 1e-6, seed=3, batch=(2,), record_every=20)
+    ref = C.train_mlp(C.mlp_init([6] * 3 + [2], [0.5, 0.3], seed=3, batch=(2,)), data.X, data.Y, 1.0, 100, tol=1e-6,
+                      record_every=20)
+    assert all(torch.equal(a, b) for a, b in zip(pt.weights, ref.weights)) and np.array_equal(pt.loss, ref.loss)
+    rows = C.scaling_point(2, 3, 3, [0.5, 0.3], 1.0, 300, seed=0)
+    assert [r["eps"] for r in rows] == [0.5, 0.3] and all(r["D12"].shape == (4,) and r["L"] == 3 for r in rows)

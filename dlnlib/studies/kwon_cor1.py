@@ -3,14 +3,15 @@ instances they are checked on (well-separated targets, the official code's targe
 
 Every check returns numbers; notebook 03 asserts on them. ``lemma1`` takes the singular-value map and pairing
 it compares (``svals=``, ``pair=``) and ``corollary1`` the recursion (``recursion=``), so a test can feed wrong
-ones and see the check fail. Conventions: float64; orientation ``E = W_L⋯W_1`` (conventions §1.2); Lemma 1 and
+ones and see the check fail. :func:`cor1_grid` lists notebook 03's Corollary 1 instances and :func:`cor1_point`
+checks one, to be mapped with :func:`dlnlib.sweep.sweep`. Conventions: float64; orientation ``E = W_L⋯W_1`` (conventions §1.2); Lemma 1 and
 Corollary 1 as in conventions §5, the recursion's ``p(0) = ε^L`` in §4.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -141,6 +142,30 @@ def corollary1(M: Tensor, r: int, r_hat: int, depth: int, eps: float, seed: int 
     scale = 2 * eL * sig.sum(-1) + (d - r_hat) * eL**2
     f = lambda x: x.cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
     return Cor1Result(f(lhs), f(rhs), f(gap), scale, f(step1), step2, closed, sv0_rel)
+
+
+def cor1_grid(dims: Sequence[int], depths: Sequence[int], eps: Sequence[float], ranks: Sequence[int], B: int,
+              init: str = "orthogonal") -> list[dict]:
+    """The points of the Corollary 1 sweep, in order ``d, L, ε, r`` (slowest first), then ``r̂ ∈ sorted({r, 2r, d})``:
+    keyword arguments of :func:`cor1_point`.
+
+    >>> [(p["d"], p["r"], p["r_hat"]) for p in cor1_grid([4], [2], [0.1], [1, 3], B=2)]
+    [(4, 1, 1), (4, 1, 2), (4, 1, 4), (4, 3, 3), (4, 3, 4), (4, 3, 6)]
+    """
+    return [dict(d=d, depth=L, eps=e, r=r, r_hat=rh, B=B, init=init)
+            for d in dims for L in depths for e in eps for r in ranks for rh in sorted({r, 2 * r, d})]
+
+
+def cor1_point(d: int, depth: int, eps: float, r: int, r_hat: int, B: int, init: str = "orthogonal") -> Cor1Result:
+    """:func:`corollary1` on ``B`` rank-``r`` targets ``(B, d, d)`` from :func:`separated_targets` (seed
+    ``1000d + 10L + r``, consecutive ratios in ``[0.2, 1]``) with the original net's init seed ``d + L + r̂``; one
+    point of :func:`cor1_grid`. Results ``(B,)`` as :class:`Cor1Result`.
+
+    >>> bool((cor1_point(6, 3, 0.1, 2, 4, B=2).gap > 0).all())
+    True
+    """
+    M = separated_targets(B, d, r, seed=1000 * d + 10 * depth + r, ratio=(0.2, 1.0))
+    return corollary1(M, r, r_hat, depth, eps, seed=d + depth + r_hat, init=init)
 
 
 # ----------------------------------------------------------------------------------------------

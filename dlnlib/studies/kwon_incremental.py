@@ -28,7 +28,7 @@ import torch
 
 from .._util import Tensor
 from ..metrics import first_crossing
-from ..networks import DLN
+from ..networks import DLN, cdln
 from ..problems import Problem
 from ..recorders import Recorder
 from .kwon_compare import run
@@ -113,6 +113,18 @@ def run_incremental(net: DLN, problem: Problem, eta: float, iterations: int, *, 
     return [IncrementalRun(c.label, c.iterations, c["sv"][:, :n_sv], c["align"][:, 0, :rb], c["align"][:, 1, :rb],
                            c["loss"], s_star[b, :rb], c.stop_iteration, c.diverged_at, c.train_s, c.seconds_per_step)
             for b, (c, rb) in enumerate(zip(curves, rs))]
+
+
+def orig_and_comp_point(problem: Problem, orig: DLN, r: int, depth: int, eps: float, alpha: float, eta: float,
+                        iterations: int, *, record_at=400, tol: float | None = None) -> list[IncrementalRun]:
+    """The wide DLN ``orig`` and C-DLN (Algorithm 1 on ``problem``: ``r̂ = 2r``, ``depth``, ``eps``, ``alpha``)
+    trained separately by :func:`run_incremental` (GD, step ``eta``), each keeping ``2r`` singular values; returns
+    ``[orig, comp]``. One point of notebook 12's sweep over MF and MC and the two ranks."""
+    comp = cdln(problem, 2 * r, depth, eps, alpha)
+    kw = dict(r=r, n_sv=2 * r, record_at=record_at, tol=tol)
+    o = run_incremental(orig, problem, eta, iterations, labels="Original DLN", **kw)[0]
+    c = run_incremental(comp, problem, eta, iterations, labels="C-DLN", **kw)[0]
+    return [o, c]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import torch
 
 from ..batching import repeat_problem
 from ..networks import cdln, wide_dln
-from ..problems import Problem
+from .._util import Tensor
+from ..problems import Factorisation, Problem
 from ..theory import sv_flow_rhs, sv_gradient_flow
 from ..optim import GD
 from ..train import train
@@ -140,3 +141,32 @@ def comp_errors(problem: Problem, r_hat: int, depth: int, eps: float, eta: float
     h = train(net, repeat_problem(problem, n), GD(eta), T, record_at=record_at, record=("recovery_error",),
               on_divergence="flag")
     return h.iterations, np.asarray(h["recovery_error"]).reshape(len(h.iterations), n, B)
+
+
+
+def ordering_point(problem: Problem, r: int, r_hat: int, depth: int, eps: float, eta: float, T: int, *,
+                   alphas: Sequence[float] = (), record_at=100, seed: int = 0) -> dict:
+    """Theorem 2's ordering on one problem with targets ``(B, d, d)``: ``{"oc": orig_and_comp(...)}`` (α = 1) and
+    ``"alpha"``: :func:`comp_errors` at ``alphas`` (``None`` when empty); one point of notebook 04's sweep over
+    factorisation, sensing and completion."""
+    oc = orig_and_comp(problem, r, r_hat, depth, eps, eta, T, record_at=record_at, seed=seed)
+    alpha = comp_errors(problem, r_hat, depth, eps, eta, T, alphas, record_at=record_at) if len(alphas) else None
+    return dict(oc=oc, alpha=alpha)
+
+
+def prop1_point(M: Tensor, r: int, depth: int, eps: float, eta: float, taus: np.ndarray, seed: int = 0) -> dict:
+    """Proposition 1's GD runs at one step ``eta`` on the factorisation of ``M (B, d, d)`` (``½‖·‖²`` loss), up
+    to flow time ``taus[-1]``: C-DLN (α = 1 per run) recorded at ``round(τ/η)`` for ``τ`` in ``taus``, and the wide
+    ε-orthogonal DLN (``seed``) at the consecutive pairs ``t, t + 1`` of the interior ones (for the velocity).
+    Returns ``its (K,)``, ``comp (K, B, 5, r)``, ``pairs (K',)``, ``orig (K', B, 5, r)`` (:func:`spectral_recorder`
+    records); one point of notebook 04's sweep over η."""
+    B, d = M.shape[0], M.shape[-1]
+    problem = Factorisation(M)
+    its = np.round(np.asarray(taus) / eta).astype(int)
+    T = int(its[-1])
+    comp = cdln(problem, r, depth, eps, np.ones(B))
+    hc = train(comp, problem, GD(eta), T, record_at=its, recorders={"s": spectral_recorder(M, r)})
+    pairs = np.unique(np.concatenate([its[1:-1], its[1:-1] + 1]))
+    orig = wide_dln([d] * (depth + 1), eps, seed=seed, batch=(B,))
+    ho = train(orig, problem, GD(eta), T, record_at=pairs, recorders={"s": spectral_recorder(M, r)})
+    return dict(its=hc.iterations, comp=np.asarray(hc["s"]), pairs=ho.iterations, orig=np.asarray(ho["s"]))

@@ -258,6 +258,27 @@ def compressed_error(rec: CompressedRecord, rho: np.ndarray, relative_to: str = 
     return e / (rec.phi_norm if relative_to == "phi" else np.sqrt(rec.m) * np.abs(p) ** rec.depth)
 
 
+def theorem_point(case: int, N: int | None, d: int, r: int, L: int, eps: float, eta: float, lam: float, T: int,
+                  sigma: Sequence[float], seed: int, record_at=40, mu: float = 0.0) -> LoPRecord:
+    """One run of the theorem's check: :func:`lop_problem` (``d``, rank ``r`` with singular values ``sigma``, Case
+    ``case``, ``N``, ``seed``) and :func:`record_lop` of the wide DLN ``[d]·L + [d_y]`` (init seed ``seed + 1``),
+    GD with step ``eta``, weight decay ``lam`` and heavy ball ``mu`` for ``T`` steps; one point of notebook 02's
+    sweeps."""
+    problem, Phi = lop_problem(d, r, seed, case=case, sigma=sigma, N=N)
+    rec, _ = record_lop(problem, [d] * L + [Phi.shape[0]], eps, eta, T, seed=seed + 1, weight_decay=lam,
+                        momentum=mu, record_at=record_at)
+    return rec
+
+
+def compressed_point(d: int, r: int, r_hat: int | None, L: int, eps: float, eta: float, lam: float, T: int,
+                     sigma: Sequence[float], seed: int, record_at=30) -> CompressedRecord:
+    """:func:`record_compressed` on MF of a rank-``r`` target ``Φ (d, d)`` with singular values ``sigma``
+    (:func:`dlnlib.problems.low_rank_target`, ``seed``; init seed ``seed + 1``), weight decay ``lam``; one point of
+    notebook 02's sweep."""
+    Phi = low_rank_target(d, d, r, sigma, seed=seed)
+    return record_compressed(Phi, L, eps, eta, T, r_hat=r_hat, seed=seed + 1, weight_decay=lam, record_at=record_at)
+
+
 # ----------------------------------------------------------------------------------------------
 # SVD evolution of one factor (talk T4–T6)
 # ----------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from ..networks import DLN, LoPBasis, lop_basis, lop_compressed, wide_dln
 from ..problems import Problem, rescale_step
 from ..optim import GD, prefix_products
 from ..recorders import History
+from ..sweep import sweep
 from ..train import train
 
 
@@ -274,28 +275,36 @@ class Trajectory:
     half_mse_masked: np.ndarray | None = None
 
 
+def trajectory_point(label: str, net: DLN, problem: Problem, eta: float, max_iter: int, record_every: int,
+                     tol: float, setup_s: float = 0.0) -> Trajectory:
+    """One :class:`Trajectory`: ``net`` trained with GD (step ``eta``) on ``problem`` until its loss is ``≤ tol``
+    (checked every ``record_every`` steps) or ``max_iter``, recording every ``record_every`` steps the losses,
+    errors and the float32 end-to-end iterate ``(d, d)``; ``setup_s`` is added to its times. One point of
+    :func:`mc_trajectories`."""
+    e2e32 = lambda n, W, loss: W.to(torch.float32).clone()  # noqa: E731
+    h = train(net, problem, GD(eta), max_iter, record_at=list(range(0, max_iter + 1, record_every)),
+              record=("loss", "test_error", "recovery_error", "half_mse_masked"), recorders={"e2e": e2e32},
+              tol=tol, check_every=record_every)
+    return Trajectory(label, h.iterations, h.wall_time + setup_s, h.loss, h["test_error"], h["recovery_error"],
+                      h["e2e"], int(h.stop_iteration), setup_s, h.seconds_per_step, h["half_mse_masked"])
+
+
 def mc_trajectories(problem: Problem, depth: int, eps: float, eta: float, r_hat: int, gammas: Sequence[float],
                     tol_wide: float, tol_comp: float, max_iter: int, record_every: int, *,
                     seed: int = 0) -> dict[str, Trajectory]:
     """The wide DLN and, for each ``γ``, the compressed net with bases from :func:`gradient_basis` of that wide
-    init (step ``γη`` on the bases), on one completion problem; keys ``"wide"`` and ``"gamma=<γ>"``."""
+    init (step ``γη`` on the bases), on one completion problem; keys ``"wide"`` and ``"gamma=<γ>"``. The runs
+    are the points of a :func:`dlnlib.sweep.sweep` of :func:`trajectory_point`."""
     d_out, d = problem.shape
     wide = wide_dln([d] * depth + [d_out], eps, seed=seed, name="wide")
     t0 = time.perf_counter()
     basis = gradient_basis(wide.weights, problem, r_hat)
     setup = time.perf_counter() - t0
-    rec = list(range(0, max_iter + 1, record_every))
-    e2e32 = lambda n, W, loss: W.to(torch.float32).clone()  # noqa: E731
-    out = {}
-    runs = [("wide", wide, tol_wide, 0.0)] + [
-        (f"gamma={g:g}", lop_compressed(basis, depth, eps, g, name=f"compressed γ={g:g}"), tol_comp, setup) for g in gammas]
-    for key, net, tol, s in runs:
-        h = train(net, problem, GD(eta), max_iter, record_at=rec,
-                  record=("loss", "test_error", "recovery_error", "half_mse_masked"), recorders={"e2e": e2e32},
-                  tol=tol, check_every=record_every)
-        out[key] = Trajectory(key, h.iterations, h.wall_time + s, h.loss, h["test_error"], h["recovery_error"],
-                              h["e2e"], int(h.stop_iteration), s, h.seconds_per_step, h["half_mse_masked"])
-    return out
+    fixed = dict(problem=problem, eta=eta, max_iter=max_iter, record_every=record_every)
+    pts = [dict(fixed, label="wide", net=wide, tol=tol_wide)] + [
+        dict(fixed, label=f"gamma={g:g}", net=lop_compressed(basis, depth, eps, g, name=f"compressed γ={g:g}"),
+             tol=tol_comp, setup_s=setup) for g in gammas]
+    return dict(zip([p["label"] for p in pts], sweep(trajectory_point, pts)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -393,29 +402,43 @@ def run_batch(net: DLN, problem: Problem, eta: float, iterations: int, tol: floa
     return _point(value, h, iterations, setup_s)
 
 
+def narrow_point(problem: Problem, width: int, depth: int, eps: float, eta: float, trials: int, iterations: int,
+                 tol: float, seed: int, check_every: int = 100) -> SweepPoint:
+    """Random ε-orthogonal DLNs ``[d_in, w, …, w, d_out]`` (``depth`` factors, width ``w``, init ``seed``): ``trials``
+    inits trained as one batch by :func:`run_batch`; one point of :func:`narrow_sweep`."""
+    d_out, d_in = problem.shape
+    widths = [d_in] + [width] * (depth - 1) + [d_out]
+    net = wide_dln(widths, eps, seed=seed, batch=(trials,), name=f"narrow w={width}")
+    return run_batch(net, problem, eta, iterations, tol, check_every, value=width)
+
+
 def narrow_sweep(problem: Problem, widths: Sequence[int], depth: int, eps: float, eta: float, trials: int,
                  iterations: int, tol: float, *, seed: int = 0, check_every: int = 100) -> list[SweepPoint]:
-    """Random ε-orthogonal DLNs ``[d, w, …, w, d]`` for each width ``w``: ``trials`` inits trained as one batch."""
-    d_out, d_in = problem.shape
-    out = []
-    for i, w in enumerate(widths):
-        net = wide_dln([d_in] + [w] * (depth - 1) + [d_out], eps, seed=seed + 1000 * i, batch=(trials,),
-                       name=f"narrow w={w}")
-        out.append(run_batch(net, problem, eta, iterations, tol, check_every, value=w))
-    return out
+    """:func:`narrow_point` for each width ``widths[i]`` (init seed ``seed + 1000i``), mapped by
+    :func:`dlnlib.sweep.sweep` (on the active Dask client, else in-process); one :class:`SweepPoint` per width."""
+    fixed = dict(problem=problem, depth=depth, eps=eps, eta=eta, trials=trials, iterations=iterations, tol=tol,
+                 check_every=check_every)
+    return sweep(narrow_point, [dict(fixed, width=w, seed=seed + 1000 * i) for i, w in enumerate(widths)])
+
+
+def compressed_point(problem: Problem, r_hat: int, depth: int, eps: float, eta: float, gamma: float,
+                     iterations: int, tol: float, seeds: Sequence[int], check_every: int = 100) -> SweepPoint:
+    """The compressed net (:func:`compressed_trials`: :func:`gradient_basis`, step ``γη`` on the bases) of rank
+    ``r̂`` for the wide inits ``seeds``, one trial each, as one batch; the set-up time per trial is added to its
+    training time. One point of :func:`compressed_sweep`."""
+    net, _, setup = compressed_trials(problem, r_hat, depth, eps, gamma, seeds)
+    return run_batch(net, problem, eta, iterations, tol, check_every, setup_s=setup, value=r_hat)
 
 
 def compressed_sweep(problem: Problem, r_hats: Sequence[int], depth: int, eps: float, eta: float, gamma: float,
                      trials: int, iterations: int, tol: float, *, seed: int = 0,
                      check_every: int = 100) -> list[SweepPoint]:
-    """The compressed net (:func:`gradient_basis`, step ``γη`` on the bases) for each ``r̂``, ``trials`` wide inits
-    as one batch; the set-up time per trial is added to its training time."""
-    out = []
-    for i, rh in enumerate(r_hats):
-        seeds = [seed + 1000 * i + t for t in range(trials)]
-        net, _, setup = compressed_trials(problem, rh, depth, eps, gamma, seeds)
-        out.append(run_batch(net, problem, eta, iterations, tol, check_every, setup_s=setup, value=rh))
-    return out
+    """:func:`compressed_point` for each ``r̂ = r_hats[i]`` with the wide-init seeds ``seed + 1000i + t``,
+    ``t < trials``, mapped by :func:`dlnlib.sweep.sweep`; one :class:`SweepPoint` per ``r̂``."""
+    fixed = dict(problem=problem, depth=depth, eps=eps, eta=eta, gamma=gamma, iterations=iterations, tol=tol,
+                 check_every=check_every)
+    return sweep(compressed_point, [dict(fixed, r_hat=rh, seeds=[seed + 1000 * i + t for t in range(trials)])
+                                    for i, rh in enumerate(r_hats)])
 
 
 def summarise(points: Sequence[SweepPoint], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

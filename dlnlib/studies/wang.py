@@ -345,6 +345,42 @@ def decay_vs_prediction(D: np.ndarray, eps: float, n: int, depth: int, predict=p
 
 
 # ----------------------------------------------------------------------------------------------
+# Sweep points (notebook 06 maps them over its grids with dlnlib.sweep.sweep)
+# ----------------------------------------------------------------------------------------------
+
+
+def trained_point(data: ClassData, depth: int, eps, activation: str | None, eta: float, iterations: int,
+                  tol: float | None, seed: int, init: str = "orthogonal", batch: tuple = (),
+                  record_every: int = 50) -> TrainResult:
+    """An MLP with widths ``[d]·depth + [K]`` (:func:`mlp_init`: ``init`` at scale ``eps``, ``seed``, ``batch``)
+    trained by :func:`train_mlp` on ``data`` (``X (d, K·n)``, ``Y (K, K·n)``) with ``activation`` until its loss is
+    ``≤ tol``; one point of a sweep over depths, activations or inits."""
+    W0 = mlp_init([data.X.shape[0]] * depth + [data.K], eps, init=init, seed=seed, batch=batch)
+    return train_mlp(W0, data.X, data.Y, eta, iterations, activation=activation, tol=tol, record_every=record_every)
+
+
+def scaling_point(K: int, n: int, depth: int, eps: Sequence[float], eta: float, iterations: int, seed: int
+                  ) -> list[dict]:
+    """The per-layer ratio of ``D_l`` for one ``(n, L)`` over the ``ε`` grid: linear nets on :func:`class_data`
+    ``(K, n, seed + n)``, one batched run over ``eps`` (the same factors, seed ``seed + L``, rescaled) trained to
+    loss 1e-6 and on to 1e-12. One row per ``ε``: ``D6``, ``D12 (L + 1,)``, their slopes over ``l = 1..L−1``
+    (:func:`decay_rate`), ``r2`` of the 1e-12 fit, ``lowrank_rho`` and ``loss`` (:func:`check_assumptions`)."""
+    dat = class_data(K, n, seed=seed + n)
+    W0 = mlp_init([dat.N] * depth + [dat.K], list(eps), seed=seed + depth, batch=(len(eps),))
+    r6 = train_mlp(W0, dat.X, dat.Y, eta, iterations, tol=1e-6, record_every=100)
+    r12 = train_mlp(r6.weights, dat.X, dat.Y, eta, iterations, tol=1e-12, record_every=100)
+    out = []
+    for i, e in enumerate(eps):
+        D6 = layer_metrics(select(r6.weights, i), dat).D
+        D12 = layer_metrics(select(r12.weights, i), dat).D
+        A = check_assumptions(select(r12.weights, i), dat, e)
+        out.append(dict(eps=e, n=n, L=depth, D6=D6, D12=D12, slope6=decay_rate(D6, 1).slope,
+                        slope12=decay_rate(D12, 1).slope, r2=decay_rate(D12).r2, lowrank_rho=A.lowrank_rho,
+                        loss=A.loss))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # Plotting (the committed talk-t12/t13/t14/t16 figures and the explorer draw through these)
 # ----------------------------------------------------------------------------------------------
 
