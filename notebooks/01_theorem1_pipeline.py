@@ -77,8 +77,8 @@ t0 = time.perf_counter()
 M = dl.low_rank_target(P["d"], P["d"], P["r"], P["sigma"], seed=P["seed"])
 pts = [dict(M=M, r=P["r"], r_hat=rh, depth=L, eps=eps, eta=eta, T=P["T"]) for L, eps, eta, rh in P["grid"]]
 run_of = lambda p: (p["depth"], p["eps"], p["eta"], p["r_hat"])  # a point's (L, ε, η, r̂), as cached
-runs = dict(zip(map(run_of, pts), sweep(cdln_vs_recursion, pts, key="thm1", cache=lambda name, p, compute: nb.cached(
-    name, dict(P, run=run_of(p)), compute))))
+runs = dict(zip(map(run_of, pts), sweep(cdln_vs_recursion, pts, key="thm1", cache=nb.cached_by(
+    lambda p: dict(P, run=run_of(p))))))
 runtime = time.perf_counter() - t0
 rows = [(k, c.rel_error, c.offdiag, c.residual) for k, c in runs.items()]
 for k, rel, off, res in rows:
@@ -120,7 +120,7 @@ for L, eps in D["runs"]:
     pts.append(dict(M=M, r=P["r"], r_hat=D["r_hat"], depth=L, eps=eps, eta=eta, T=T, record_at=D["records"]))
 shown_run = lambda p: (p["depth"], p["eps"], p["eta"], p["T"])  # a point's (L, ε, η, T), as cached
 checks = sweep(cdln_vs_recursion, pts, key="thm1-display",
-               cache=lambda name, p, compute: nb.cached(name, dict(P, display_run=shown_run(p)), compute))
+               cache=nb.cached_by(lambda p: dict(P, display_run=shown_run(p))))
 shown = {p["depth"]: (p["eps"], p["eta"], p["T"], c) for p, c in zip(pts, checks)}
 runtime += time.perf_counter() - t0
 for L, (eps, eta, T, c) in shown.items():

@@ -136,11 +136,10 @@ def point(q, i):
     return dict(q, sigma=sigma(q["r"]), seed=P["seed"] + i, record_at=P["record_at"])
 
 
-def cached_as_config(name, p, compute):
-    """`nb.cached` for `sweep`, keyed as this notebook has always cached a run: its configuration, the preset's
-    seed and recording interval."""
+def config_key(p):
+    """The parameters this notebook caches a run under: its configuration, the preset's seed and recording interval."""
     q = {k: v for k, v in p.items() if k not in ("sigma", "seed", "record_at")}
-    return nb.cached(name, dict(q, seed=P["seed"], rec=P["record_at"]), compute)
+    return dict(q, seed=P["seed"], rec=P["record_at"])
 
 
 def predicted(q):
@@ -158,9 +157,9 @@ def perturbed(q):
 
 t0 = time.perf_counter()
 recs = sweep(lop.theorem_point, [point(q, i) for i, q in enumerate(P["runs"])], key="lop-run",
-             cache=cached_as_config)
+             cache=nb.cached_by(config_key))
 mrecs = sweep(lop.theorem_point, [point(q, i) for i, q in enumerate(P["momentum"])], key="lop-mom",
-              cache=cached_as_config)
+              cache=nb.cached_by(config_key))
 runtime = time.perf_counter() - t0
 
 rows = []
@@ -235,7 +234,7 @@ nb.check("lop-momentum", "lop-thm",
 # %%
 t0 = time.perf_counter()
 crecs = sweep(lop.compressed_point, [point(q, i) for i, q in enumerate(P["compressed"])], key="lop-comp",
-              cache=cached_as_config)
+              cache=nb.cached_by(config_key))
 runtime += time.perf_counter() - t0
 crows = []
 for q, c in zip(P["compressed"], crecs):

@@ -88,17 +88,12 @@ r = P["r"]
 G = grid(eps=P["eps"], f=P["f"], alpha=P["alpha"])
 
 
-def cached_as(params_of):
-    """`nb.cached` for `sweep`, keyed by `params_of(point)` (the parameters this notebook has always cached under)."""
-    return lambda name, point, compute: nb.cached(name, params_of(point), compute)
-
-
 eta_grid = lambda L: np.array([f * stability_bound_alpha(P["sigma"][0], L, a) for f, a in zip(G["f"], G["alpha"])])
 pts = [dict(M=M, r=r, r_hat=rh, depth=L, eps=G["eps"], eta=eta_grid(L), alpha=G["alpha"], T=P["T"])
        for L in P["depths"] for rh in (r, 2 * r, P["d"])]
 runs = dict(zip([(p["depth"], p["r_hat"]) for p in pts],
                 sweep(thm1_grid, pts, key="kwon-thm1-alpha",
-                      cache=cached_as(lambda p: dict(P, run=(p["depth"], p["r_hat"]))))))
+                      cache=nb.cached_by(lambda p: dict(P, run=(p["depth"], p["r_hat"]))))))
 t_grid = time.perf_counter() - t0
 one = np.array([a == 1.0 for a in G["alpha"]])
 sig = np.array(P["sigma"])
@@ -150,7 +145,7 @@ pts = [dict(M=M, r=r, r_hat=2 * r, depth=L, eps=S["eps"], eta=eta_stab(L, a), al
        for L in S["depths"] for a in S["alpha"]]
 stab = dict(zip([(p["depth"], p["alpha"]) for p in pts],
                 sweep(thm1_grid, pts, key="kwon-thm1-stab",
-                      cache=cached_as(lambda p: dict(P, run=(p["depth"], p["alpha"]))))))
+                      cache=nb.cached_by(lambda p: dict(P, run=(p["depth"], p["alpha"]))))))
 fs = np.array(S["f"])
 table = []
 for (L, a), c in stab.items():
@@ -210,7 +205,7 @@ probs = {"MF": dl.Factorisation(Mb),
 pts = [dict(problem=prob, r=Bz["r"], r_hat=2 * Bz["r"], depth=Bz["depth"], eps=Bz["eps"],
             eta=eta_sum / mf_equivalent_scale(prob), T=T_b) for prob in probs.values()]
 KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
-beyond = dict(zip(probs, sweep(cdln_beyond_mf, pts, key="kwon-thm1-beyond", cache=cached_as(
+beyond = dict(zip(probs, sweep(cdln_beyond_mf, pts, key="kwon-thm1-beyond", cache=nb.cached_by(
     lambda p: dict(Bz, problem=KIND[type(p["problem"])], T=T_b)))))
 for name, b in beyond.items():
     print(f"{name}: off-diagonal mass max {b.offdiag.max():.2e}, final {b.offdiag[-1].max():.2e}; "

@@ -141,7 +141,7 @@ pts = [dict(problem=pr, r=e_["r"], r_hat=e_["r_hat"], depth=e_["depth"], eps=e_[
             alphas=[] if name == "MS" else e_["alphas"])  # α > 1 on MF and MC only (sensing is the expensive operator)
        for name, pr in ext_probs.items()]
 KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
-ext_cache = lambda name, p, compute: nb.cached(name, dict(e_, T=T_e, problem=KIND[type(p["problem"])]), compute)
+ext_cache = nb.cached_by(lambda p: dict(e_, T=T_e, problem=KIND[type(p["problem"])]))
 ext = dict(zip(ext_probs, sweep(ordering_point, pts, key="kwon-thm2-ext", cache=ext_cache)))
 ext_rows = {}
 for name, x in ext.items():

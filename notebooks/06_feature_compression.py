@@ -86,7 +86,7 @@ t0 = time.perf_counter()
 pts = [point(L, act) for act in (None, "relu") for L in P["depths"]]
 runs = dict(zip([(p["activation"], p["depth"]) for p in pts], sweep(
     wang.trained_point, pts, key="wang-t12",
-    cache=lambda name, p, compute: nb.cached(name, dict(P, depth=p["depth"], act=p["activation"]), compute))))
+    cache=nb.cached_by(lambda p: dict(P, depth=p["depth"], act=p["activation"])))))
 runtime = time.perf_counter() - t0
 metrics = {k: wang.layer_metrics(r.weights, data, k[0]) for k, r in runs.items()}
 fits = {k: wang.decay_rate(m.D) for k, m in metrics.items()}
@@ -157,8 +157,8 @@ S = P["scaling"]
 t0 = time.perf_counter()
 pts = [dict(K=P["K"], n=n, depth=L, eps=S["eps"], eta=S["eta"], iterations=S["max_its"], seed=P["seed"])
        for L in S["depths"] for n in S["n"]]
-grid = [row for rows in sweep(wang.scaling_point, pts, key="wang-scaling", cache=lambda name, p, compute: nb.cached(
-            name, dict(S, K=P["K"], seed=P["seed"], n=p["n"], L=p["depth"]), compute))
+grid = [row for rows in sweep(wang.scaling_point, pts, key="wang-scaling", cache=nb.cached_by(
+            lambda p: dict(S, K=P["K"], seed=P["seed"], n=p["n"], L=p["depth"])))
         for row in rows]
 runtime += time.perf_counter() - t0
 for g in grid:

@@ -76,10 +76,9 @@ def batched(q, act, init="orthogonal"):
 
 
 def cached_as(q, **fields):
-    """`nb.cached` for `sweep`, keyed as this notebook has always cached its runs: `q`, the data's K, n and seed,
-    and `cache key=point[point key]` for each of `fields`."""
-    return lambda name, p, compute: nb.cached(
-        name, dict(q, K=P["K"], n=P["n"], seed=P["seed"], **{k: p[pk] for k, pk in fields.items()}), compute)
+    """`nb.cached_by` for `sweep`, keyed as this notebook has always cached its runs: `q`, the data's K, n and
+    seed, and `cache key=point[point key]` for each of `fields`."""
+    return nb.cached_by(lambda p: dict(q, K=P["K"], n=P["n"], seed=P["seed"], **{k: p[pk] for k, pk in fields.items()}))
 
 
 # %% [markdown]

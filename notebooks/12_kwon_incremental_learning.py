@@ -156,9 +156,10 @@ grid = [(kind, rk) for kind in ("mf", "mc") for rk in ("r5", "r10")]
 pts = [dict(problem=problem_of(kind, rk), orig=orig_net(), r=P["ranks"][rk], depth=L, eps=eps, alpha=P["alpha"][kind],
             eta=P["eta"], iterations=P["iterations"][kind], record_at=P["record_at"], tol=P["tol"]) for kind, rk in grid]
 KIND, RK = {dl.Factorisation: "mf", dl.Completion: "mc"}, {r: rk for rk, r in P["ranks"].items()}
-cache_as = lambda kind, rk, compute: nb.cached(f"incremental-{kind}-{rk}", dict(P, kind=kind, rk=rk), compute)
-RUNS = dict(zip(grid, sweep(ki.orig_and_comp_point, pts, key="incremental", cache=lambda name, p, compute: cache_as(
-    KIND[type(p["problem"])], RK[p["r"]], compute))))  # cached as incremental-<kind>-<rk>
+kind_rk = lambda p: (KIND[type(p["problem"])], RK[p["r"]])  # a point's (kind, rk), as cached
+RUNS = dict(zip(grid, sweep(ki.orig_and_comp_point, pts, key="incremental", cache=nb.cached_by(
+    lambda p: dict(P, kind=kind_rk(p)[0], rk=kind_rk(p)[1]),
+    name_of=lambda key, p: "{}-{}-{}".format(key, *kind_rk(p))))))  # cached as incremental-<kind>-<rk>
 ms = nb.cached("incremental-ms", dict(P, kind="ms"), sensing_batch)
 RUNS[("ms", "r5")], RUNS[("ms", "r10")] = ms["r5"], ms["r10"]
 wall = time.perf_counter() - t0

@@ -112,8 +112,8 @@ eta8 = {L: LC.talk_step(q8["eta_talk"][L], q8["d_talk"], prob8, L) for L in (2, 
 t0 = time.perf_counter()
 pts = [dict(problem=prob8, widths=q8["widths"], depth=L, eps=q8["eps"], eta=eta8[L], trials=q8["trials"],
             iterations=q8["max_iter"], tol=q8["tol"], seed=q8["seed"] + 10 * L) for L in (2, 3)]
-sweep8 = dict(zip((2, 3), sweep(LC.narrow_sweep, pts, key="talk-t08", cache=lambda name, p, compute: nb.cached(
-    f"{name}-L{p['depth']}", dict(q8, L=p["depth"], eta=p["eta"]), compute))))  # cached as talk-t08-L2, -L3
+sweep8 = dict(zip((2, 3), sweep(LC.narrow_sweep, pts, key="talk-t08", cache=nb.cached_by(
+    lambda p: dict(q8, L=p["depth"], eta=p["eta"]), name_of=lambda key, p: f"{key}-L{p['depth']}"))))  # cached as talk-t08-L2, -L3
 rt8 = time.perf_counter() - t0
 tab8 = {L: table(sweep8[L]) for L in (2, 3)}
 print(f"η on the mean loss: depth 2 {eta8[2]:.4g}, depth 3 {eta8[3]:.4g}")

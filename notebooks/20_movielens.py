@@ -252,8 +252,8 @@ if HAVE:
 t_alpha = time.perf_counter()
 if HAVE:
     pts = [dict(split=split, kind="cdln", iterations=P["iters_alpha"], alpha=a, **common) for a in P["alphas"]]
-    alpha_runs = dict(zip(P["alphas"], sweep(ML.run_dln, pts, key="ml-alpha", cache=lambda name, p, compute: nb.cached(
-        name, dict(key, a=p["alpha"]), compute))))
+    alpha_runs = dict(zip(P["alphas"], sweep(ML.run_dln, pts, key="ml-alpha", cache=nb.cached_by(
+        lambda p: dict(key, a=p["alpha"])))))
     SA = {a: ML.summarise(c) for a, c in alpha_runs.items()}
     level = S["wide"]["final"] * 1.05
     for a, s in SA.items():

@@ -99,8 +99,8 @@ def table_runs(arch):
     `sweep` and cached per point."""
     seeds = T1[arch]["seeds"]
     pts = [dict(arch=arch, kind=kind, preset=T1, seed=s) for kind in NM.KINDS for s in seeds]
-    res = sweep(NR.penultimate_run, pts, key=f"nl-tab1-{arch}", cache=lambda name, p, compute: nb.cached(
-        name, dict(T1[arch], record_every=T1["record_every"], kind=p["kind"], seed=p["seed"], device=DEV), compute))
+    res = sweep(NR.penultimate_run, pts, key=f"nl-tab1-{arch}", cache=nb.cached_by(
+        lambda p: dict(T1[arch], record_every=T1["record_every"], kind=p["kind"], seed=p["seed"], device=DEV)))
     return {kind: res[i * len(seeds):(i + 1) * len(seeds)] for i, kind in enumerate(NM.KINDS)}
 
 

@@ -101,8 +101,8 @@ if HAVE["cifar10-subset"]:
     depth = P["layers"]["depth"]
     NETS = {depth - 1: "mlp", P["hybrid_nonlinear"]: "hybrid"}  # ReLU layers → the net's name in its cache key
     pts = [dict(n_nonlinear=n_nl, spec=P["layers"]) for n_nl in NETS]
-    cache = lambda name, p, compute: nb.cached(f"{name}-{NETS[p['n_nonlinear']]}",  # talk-layers-mlp, -hybrid
-                                               dict(P["layers"], n_nonlinear=p["n_nonlinear"], device=DEV), compute)
+    cache = nb.cached_by(lambda p: dict(P["layers"], n_nonlinear=p["n_nonlinear"], device=DEV),
+                         name_of=lambda key, p: f"{key}-{NETS[p['n_nonlinear']]}")  # talk-layers-mlp, -hybrid
     lay = dict(zip(NETS.values(), sweep(NR.layerwise_run, pts, key="talk-layers", cache=cache)))
 else:
     for fid in ("talk-t01", "talk-t03"):
@@ -228,8 +228,7 @@ for ds in P["datasets"]:
 pts = [dict(dataset=ds, rank=r, spec=P["lowrank"]) for ds in P["datasets"] if HAVE[ds] for r in P["ranks"]]
 LR = dict(zip([(p["dataset"], p["rank"]) for p in pts], sweep(
     NR.lowrank_run, pts, key="talk-lowrank",
-    cache=lambda name, p, compute: nb.cached(name, dict(P["lowrank"], ds=p["dataset"], rank=p["rank"], device=DEV),
-                                             compute))))
+    cache=nb.cached_by(lambda p: dict(P["lowrank"], ds=p["dataset"], rank=p["rank"], device=DEV)))))
 TALK = {None: "5.59M | 0.376 GiB | 1.65 TFLOPs | 95.09", 10: "1.67M | 0.113 GiB | 1.17 TFLOPs | 94.57",
         1: "1.59M | 0.108 GiB | 1.17 TFLOPs | 90.86"}
 rows = []

@@ -119,6 +119,23 @@ class Session:
         :func:`cache.cached`)."""
         return cache.cached(name, params, compute, study=study if study is not None else self.study)
 
+    def cached_by(self, params_of: Callable[[dict], dict], name_of: Callable[[str, dict], str] | None = None,
+                  study: ModuleType | str | None = None) -> Callable:
+        """The ``cache`` of :func:`dlnlib.sweep.sweep` that stores each point under ``params_of(point)`` (and the
+        name ``name_of(key, point)``, default the sweep's ``key``): the parameters a notebook keys its runs by
+        (e.g. the preset and the point's own coordinates), not necessarily the point's keyword arguments (which
+        may hold tensors). ``cache=nb.cached`` keys by the point itself.
+
+        >>> nb = Session.__new__(Session); nb.study = None
+        >>> nb.cached = lambda name, params, compute, study=None: (name, params)
+        >>> nb.cached_by(lambda p: {"d": p["d"]})("run", {"d": 3, "M": object()}, None)
+        ('run', {'d': 3})
+        >>> nb.cached_by(lambda p: {}, name_of=lambda key, p: f"{key}-d{p['d']}")("run", {"d": 3}, None)
+        ('run-d3', {})
+        """
+        return lambda name, point, compute: self.cached(name if name_of is None else name_of(name, point),
+                                                        params_of(point), compute, study=study)
+
     def timed_cached(self, name: str, params: dict, compute: Callable[[], Any],
                      study: ModuleType | str | None = None) -> tuple[Any, float]:
         """``(compute(), seconds)``, cached like :meth:`cached` with the compute time kept (:func:`cache.timed_cached`)."""
