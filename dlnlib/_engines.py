@@ -37,7 +37,7 @@ import math
 import numpy as np
 import torch
 
-from ._util import Tensor
+from ._util import Tensor, broadcasts_to
 from .networks import DLN
 from .optim import GD, layer_grads, prefix_products
 from .problems import Completion, Factorisation, Problem
@@ -469,9 +469,9 @@ def _make_engine(net: DLN, problem: Problem, optimizer, ring_len: int):
         if mode != "generic":
             X = [problem.target] + ([problem.mask] if mode == "comp" else [])
             c = problem.loss_scale
-            ok = all(x.device == net.weights[0].device and _broadcasts(x.shape[:-2], net.batch_shape) for x in X)
+            ok = all(x.device == net.weights[0].device and broadcasts_to(x.shape[:-2], net.batch_shape) for x in X)
             ok = ok and problem.target.dtype == net.weights[0].dtype
-            ok = ok and (_is_number(c) or (isinstance(c, Tensor) and _broadcasts(c.shape, net.batch_shape)))
+            ok = ok and (_is_number(c) or (isinstance(c, Tensor) and broadcasts_to(c.shape, net.batch_shape)))
             if not ok:
                 mode = "generic"
         try:
@@ -479,13 +479,6 @@ def _make_engine(net: DLN, problem: Problem, optimizer, ring_len: int):
         except RuntimeError:  # e.g. weights that cannot be viewed with one flat batch dim
             pass
     return _Reference(net, problem, optimizer, ring_len)
-
-
-def _broadcasts(shape, batch) -> bool:
-    try:
-        return tuple(torch.broadcast_shapes(tuple(shape), tuple(batch))) == tuple(batch)
-    except RuntimeError:
-        return False
 
 
 def _fusable(net: DLN, problem: Problem, opt: GD) -> bool:
@@ -499,7 +492,7 @@ def _fusable(net: DLN, problem: Problem, opt: GD) -> bool:
         if isinstance(x, Tensor):
             if x.device != W0.device and x.ndim:
                 return False
-            if not _broadcasts(x.shape, batch):
+            if not broadcasts_to(x.shape, batch):
                 return False
         elif not _is_number(x):
             return False

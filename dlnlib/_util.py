@@ -45,6 +45,19 @@ def randn(shape: Sequence[int], gen: torch.Generator, dtype, device) -> Tensor:
     return torch.randn(tuple(shape), generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
 
 
+def broadcasts_to(shape: Sequence[int], batch: Sequence[int]) -> bool:
+    """Whether a tensor of shape ``shape`` broadcasts to exactly ``batch`` (``torch.broadcast_shapes(shape, batch)
+    == batch``, without its cost: ~50 µs a call): no more dims than ``batch``, each trailing dim 1 or equal.
+
+    >>> broadcasts_to((), (3,)), broadcasts_to((1, 4), (2, 4)), broadcasts_to((3,), (2, 4)), broadcasts_to((2,), ())
+    (True, True, False, False)
+    """
+    shape, batch = tuple(shape), tuple(batch)
+    if len(shape) > len(batch):
+        return False
+    return all(s == 1 or s == b for s, b in zip(shape[::-1], batch[::-1]))
+
+
 def check_finite(name: str, x: Tensor) -> None:
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf entries; pass a finite tensor.")

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from ._engines import _make_engine
-from ._util import Tensor, check_int, check_real
+from ._util import Tensor, broadcasts_to, check_int, check_real
 from .networks import DLN
 from .optim import GD, Adam, DivergenceError, _fmt
 from .problems import Problem
@@ -437,11 +437,7 @@ def _check_args(net, problem, optimizer, iterations, record_at, tol, divergence_
         raise TypeError(f"the problem is {ref.dtype} but the network is {net.weights[0].dtype}; build both in one "
                         "dtype (float64 by default, float32 allowed).")
     pb = tuple(ref.shape[:-2]) if target is not None else tuple(problem.y.shape[:-1]) if measured else ()
-    try:
-        ok = tuple(torch.broadcast_shapes(pb, net.batch_shape)) == tuple(net.batch_shape)
-    except RuntimeError:
-        ok = False
-    if not ok:
+    if not broadcasts_to(pb, net.batch_shape):
         raise ValueError(f"the problem's batch shape {pb} does not fit the network's batch shape {net.batch_shape}: "
                          "a batch of problems needs a network with the same batch (build it with batch=(B,) or "
                          "dlnlib.batching.stack_nets); one problem may serve a batch of networks.")
