@@ -56,8 +56,8 @@ import dlnlib as dl
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 from dlnlib.batching import stack_nets
 from dlnlib.metrics import first_crossing
-from dlnlib.problems import make_problem
 from dlnlib.studies import kwon_compare as C
+from dlnlib.sweep import sweep, timed
 from dlnlib.theory import recursion_recovery_error
 
 torch.set_num_threads(1)
@@ -100,23 +100,28 @@ P
 
 # %%
 def problem_of(pre, kind=None):
-    return make_problem(kind or pre["kind"], pre["d"], pre["r"], p=pre.get("p"), mask=pre.get("mask", "bernoulli"),
-                        seed=SEED)
+    return C.preset_problem(pre, kind, seed=SEED)
 
 
-def runs(pre, methods=("orig", "comp"), kind=None, depth=None, record=(), scale_outer=True):
-    """orig and/or comp on the preset's problem, cached; returns ({name: Curve}, seconds)."""
-    params = dict(pre, kind=kind or pre["kind"], methods=list(methods), depth=depth or pre["L"], record=list(record),
-                  scale_outer=scale_outer, seed=SEED, record_pts=pre["record"])
+def run(pre, methods=("orig", "comp"), kind=None, depth=None, record=(), scale_outer=True):
+    """One point of `runs`: orig and/or comp on the preset's problem (`C.preset_orig_vs_comp`)."""
+    return dict(pre=pre, kind=kind or pre["kind"], depth=depth or pre["L"], methods=methods, record=record,
+                scale_outer=scale_outer, seed=SEED)
+
+
+def run_params(point):
+    """A run's cache parameters: the preset with the run's choices (`record_pts`: the preset's recorded points)."""
+    params = dict(point["pre"], kind=point["kind"], methods=list(point["methods"]), depth=point["depth"],
+                  record=list(point["record"]), scale_outer=point["scale_outer"], seed=point["seed"],
+                  record_pts=point["pre"]["record"])
     params.pop("kinds", None), params.pop("inits", None), params.pop("depths", None), params.pop("altmin_iters", None)
+    return params
 
-    def go():
-        prob = problem_of(pre, kind)
-        return C.orig_vs_comp(prob, depth=depth or pre["L"], eps=pre["eps"], eta=pre["eta"], alpha=pre["alpha"],
-                              r_hat=pre["r_hat"], iterations=pre["T"], record_at=pre["record"], seed=SEED + 2,
-                              tol=pre["tol"], comp_scale_outer=scale_outer, methods=methods, record=record,
-                              check_every=10)
-    return nb.timed_cached("kwon-orig-vs-comp", params, go)
+
+def runs(points):
+    """The runs of `points` (made by `run`) as one sweep, each cached with its compute time; returns
+    [({name: Curve}, seconds)] in the points' order."""
+    return sweep(timed(C.preset_orig_vs_comp), points, key="kwon-orig-vs-comp", cache=nb.cached_by(run_params))
 
 
 def first_below(c, key, thr):
@@ -135,7 +140,7 @@ def fmt(x):
 
 # %%
 pre = P["fig02"]["paper"]
-res2, secs2 = runs(pre, record=("sv", "half_mse_unobserved"))  # the records of Fig. 6's "paper" row: one cache
+(res2, secs2), = runs([run(pre, record=("sv", "half_mse_unobserved"))])  # Fig. 6 "paper" row's run: one cache
 o, c = res2["orig"], res2["comp"]
 sig = torch.linalg.svdvals(problem_of(pre).target)[: pre["r"]].numpy()
 viol2, n2 = C.violations(o, c, hold_last=True)
@@ -230,8 +235,8 @@ plt.show()
 
 # %%
 res5, secs5, rec5 = {}, 0.0, {}
-for name, pre in P["fig05"].items():
-    res5[name], s = runs(pre)
+for (name, pre), (rr, s) in zip(P["fig05"].items(), runs([run(pre) for pre in P["fig05"].values()])):
+    res5[name] = rr
     secs5 += s
     o, c = res5[name]["orig"], res5[name]["comp"]
     v, n = C.violations(o, c, hold_last=True)
@@ -277,10 +282,11 @@ plt.show()
 
 # %%
 res6, secs6, rec6 = {}, 0.0, {}
-for name, pre in P["fig06"].items():
-    rr, s = runs(pre, record=("sv", "half_mse_unobserved") if name == "paper" else ("half_mse_unobserved",))
-    am, s_am = nb.timed_cached("kwon-altmin", dict(pre, seed=SEED),
-                              lambda: C.altmin_curve(problem_of(pre), pre["r_hat"], pre["altmin_iters"]))
+dlns6 = runs([run(pre, record=("sv", "half_mse_unobserved") if name == "paper" else ("half_mse_unobserved",))
+              for name, pre in P["fig06"].items()])
+altmin6 = sweep(timed(C.preset_altmin), [dict(pre=pre, seed=SEED) for pre in P["fig06"].values()], key="kwon-altmin",
+                cache=nb.cached_by(lambda point: dict(point["pre"], seed=point["seed"])))
+for (name, pre), (rr, s), (am, s_am) in zip(P["fig06"].items(), dlns6, altmin6):
     rr = dict(rr, altmin=am)
     res6[name] = rr
     secs6 += s + s_am
@@ -376,8 +382,8 @@ plt.show()
 # %%
 pre = P["fig19"]["code"]
 res19, secs19 = {}, 0.0
-for L in pre["depths"]:
-    rr, s = runs(pre, depth=L, scale_outer=(L != 2), record=("half_mse_unobserved",))
+for L, (rr, s) in zip(pre["depths"], runs([run(pre, depth=L, scale_outer=(L != 2), record=("half_mse_unobserved",))
+                                           for L in pre["depths"]])):
     res19[L] = rr
     secs19 += s
 fin = {(L, m): (res19[L][m]["loss"][-1], res19[L][m]["recovery_error"][-1]) for L in pre["depths"] for m in ("orig", "comp")}

@@ -40,7 +40,6 @@
 scale = "ci"
 
 # %%
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
@@ -51,8 +50,9 @@ import dlnlib as dl
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 from dlnlib.batching import stack_nets
 from dlnlib.metrics import first_crossing
-from dlnlib.problems import BlockedSensing, make_problem, rescale_step
+from dlnlib.problems import BlockedSensing, make_problem
 from dlnlib.studies import kwon_compare as C
+from dlnlib.sweep import sweep, timed
 
 torch.set_num_threads(1)
 use_style()
@@ -162,19 +162,19 @@ pre = P["fig16"]["code"]
 
 def fig16_runs():
     prob = make_problem("mc", pre["d"], pre["r"], p=pre["p"], mask=pre["mask"])
-    sweep = C.alpha_sweep(prob, list(pre["alphas"]) + list(pre["large_alphas"]), depth=pre["L"], eps=pre["eps"],
-                          eta=pre["eta"], r_hat=pre["r_hat"], iterations=pre["T"], tol=pre["tol"], check_every=10,
-                          chunks=pre["chunks"])
+    alpha_runs = C.alpha_sweep(prob, list(pre["alphas"]) + list(pre["large_alphas"]), depth=pre["L"],
+                               eps=pre["eps"], eta=pre["eta"], r_hat=pre["r_hat"], iterations=pre["T"], tol=pre["tol"],
+                               check_every=10, chunks=pre["chunks"])
     orig = C.time_to_tol(prob, depth=pre["L"], eps=pre["eps"], eta=pre["eta"], alpha=1.0, r_hat=pre["r_hat"],
                          iterations=pre["T"], tol=pre["tol"], seed=2, check_every=10, methods=("orig",))[0]
-    return sweep, orig
+    return alpha_runs, orig
 
 
-(sweep, orig16), secs16 = nb.timed_cached("kwon-fig16", pre, fig16_runs)
-al, div, tim = sweep.alphas, sweep.diverged_at, sweep.time_s
-its = np.where(sweep.converged, sweep.stop_iteration, np.inf).astype(float)
-print(f"C-DLN: SVD {sweep.svd_s * 1e3:.2f} ms, {sweep.seconds_per_step * 1e3:.3f} ms per step (unbatched); the batched "
-      f"sweep took {sweep.batched_wall_s:.1f} s")
+(alpha_runs, orig16), secs16 = nb.timed_cached("kwon-fig16", pre, fig16_runs)
+al, div, tim = alpha_runs.alphas, alpha_runs.diverged_at, alpha_runs.time_s
+its = np.where(alpha_runs.converged, alpha_runs.stop_iteration, np.inf).astype(float)
+print(f"C-DLN: SVD {alpha_runs.svd_s * 1e3:.2f} ms, {alpha_runs.seconds_per_step * 1e3:.3f} ms per step (unbatched); "
+      f"the batched sweep took {alpha_runs.batched_wall_s:.1f} s")
 in_range = al <= 10
 conv = in_range & np.isfinite(its)
 print(f"original DLN: {orig16.iterations} iterations, {orig16.train_s:.2f} s to tol (converged {orig16.converged})")
@@ -244,19 +244,11 @@ pre = P["tab3"]["run"]
 PAPER_T3 = {("DLN", 100): (None, 184.3, 184.3), ("C-DLN", 100): (0.009, 109.7, 109.7),
             ("DLN", 300): (None, 511.2, 511.2), ("C-DLN", 300): (0.082, 381.3, 381.4)}
 
-
-def tab3_runs():
-    rows = []
-    for d in pre["ds"]:
-        prob = make_problem("mc", d, pre["r"], p=pre["p"], mask=pre["mask"])
-        # η with η/d² = eta_eff: the step on the mean loss that moves like eta_eff on the sum loss (conventions §1.4)
-        eta = rescale_step(pre["eta_eff"], dataclasses.replace(prob, normalisation="sum"), "mean")
-        rows += C.time_to_tol(prob, depth=pre["L"], eps=pre["eps"], eta=eta, alpha=pre["alpha"],
-                              r_hat=pre["r_hat"], iterations=pre["T"], tol=pre["tol"], seed=2, check_every=10)
-    return rows
-
-
-rows3, secs3 = nb.timed_cached("kwon-tab3", pre, tab3_runs)
+# one point per d (C.preset_timing: η with η/d² = eta_eff, conventions §1.4), cached per d with its compute time
+timed3 = sweep(timed(C.preset_timing), [dict(pre=pre, d=d) for d in pre["ds"]], key="kwon-tab3",
+               cache=nb.cached_by(lambda point: dict(point["pre"], d=point["d"])))
+rows3 = [rw for rows, _ in timed3 for rw in rows]
+secs3 = sum(s for _, s in timed3)
 paper_d = {pre["ds"][0]: 100, pre["ds"][-1]: 300}
 TAB3_COLUMNS = ["method", "d", "svd_s", "train_s", "total_s", "iterations", "converged", "recovery_error",
                 "paper_svd_s", "paper_train_s", "paper_total_s"]

@@ -201,6 +201,35 @@ def test_time_to_tol_rows():
     assert len(only) == 1 and not only[0].converged and only[0].iterations == 10
 
 
+def _same_values(a: C.Curve, b: C.Curve) -> bool:
+    """The recorded iterations and values of two curves agree bit for bit (their times never do)."""
+    return (np.array_equal(a.iterations, b.iterations) and a.values.keys() == b.values.keys()
+            and all(a[k].tobytes() == b[k].tobytes() for k in a.values) and a.stop_iteration == b.stop_iteration)
+
+
+def test_preset_points_equal_their_runs():
+    """The sweep points of notebooks 10 and 11 are the runs the notebooks made before, bit for bit."""
+    pre = dict(d=16, r=2, r_hat=4, L=3, kind="mc", p=0.4, mask="exact", eps=1e-2, eta=5.0, alpha=2.0, T=300,
+               tol=1e-12, record=7, altmin_iters=10)
+    prob = make_problem("mc", 16, 2, p=0.4, mask="exact", seed=3)
+    assert torch.equal(C.preset_problem(pre, seed=3).mask, prob.mask)
+    assert isinstance(C.preset_problem(pre, "mf"), Factorisation)
+    got = C.preset_orig_vs_comp(pre, "mc", 2, record=("sv",), scale_outer=False, seed=3)
+    want = C.orig_vs_comp(prob, depth=2, eps=1e-2, eta=5.0, alpha=2.0, r_hat=4, iterations=300, record_at=7, seed=5,
+                          tol=1e-12, comp_scale_outer=False, record=("sv",), check_every=10)
+    assert got.keys() == want.keys() and all(_same_values(got[k], want[k]) for k in got)
+    am, am_ref = C.preset_altmin(pre, seed=3), C.altmin_curve(prob, 4, 10)  # lstsq differs run to run in the last bits
+    assert np.array_equal(am.iterations, am_ref.iterations) and all(
+        np.allclose(am[k], am_ref[k], rtol=1e-6, atol=0) for k in am_ref.values)
+    t3 = dict(pre, eta_eff=2e-3, T=2000, tol=1e-8)
+    rows = C.preset_timing(t3, 16)
+    mc = make_problem("mc", 16, 2, p=0.4, mask="exact")
+    ref = C.time_to_tol(mc, depth=3, eps=1e-2, eta=2e-3 * 16 ** 2, alpha=2.0, r_hat=4, iterations=2000, tol=1e-8,
+                        seed=2, check_every=10)
+    assert [(r.method, r.d, r.iterations, r.converged, r.recovery_error) for r in rows] == [
+        (r.method, r.d, r.iterations, r.converged, r.recovery_error) for r in ref]
+
+
 def test_blocked_sensing_equals_sensing():
     g = torch.Generator().manual_seed(0)
     A = torch.randn(37, 6, 5, dtype=torch.float64, generator=g)

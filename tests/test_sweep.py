@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dlnlib import GD, Factorisation, low_rank_target, train, wide_dln
-from dlnlib.sweep import active_client, grid_points, sweep
+from dlnlib.sweep import active_client, grid_points, sweep, timed
 
 F64 = torch.float64
 QUIET = {"dashboard_address": "127.0.0.1:0"}  # no dashboard, and the scheduler's HTTP routes on a free port
@@ -43,6 +43,12 @@ def fails_at_two(seed: int, depth: int) -> dict:
     if seed == 2:
         raise ArithmeticError("no result for seed 2")
     return fit(seed, depth)
+
+
+def napping_pid(seconds: float) -> int:
+    """Sleep ``seconds``, then the id of the process that slept."""
+    time.sleep(seconds)
+    return os.getpid()
 
 
 def same_bits(a: list[dict], b: list[dict]) -> bool:
@@ -119,6 +125,25 @@ def test_cache_is_asked_first_and_written_through(tmp_path, monkeypatch):
     assert active_client() is None
 
 
+def test_timed_returns_the_value_and_its_seconds_and_caches_both(tmp_path, monkeypatch):
+    import pickle
+
+    value, seconds = timed(fit)(seed=0, depth=2)
+    assert same_bits([value], [fit(0, 2)]) and isinstance(seconds, float) and seconds > 0
+    naps = sweep(timed(napping_pid), {"seconds": [0.0, 0.1]}, client=False)
+    assert [v for v, _ in naps] == [os.getpid()] * 2 and naps[0][1] < 0.1 <= naps[1][1] < 5
+    again = pickle.loads(pickle.dumps(timed(napping_pid)))  # picklable: it can travel to a worker
+    assert again.fn is napping_pid and repr(again).startswith("timed(<function napping_pid")
+    with pytest.raises(TypeError, match="fn must be callable"):
+        timed(3)
+    with pytest.raises(ValueError, match="needs key="):  # a callable object: the cache must be told its name
+        sweep(timed(napping_pid), {"seconds": [0.0]}, cache=report_cache(tmp_path, monkeypatch))
+    cached = report_cache(tmp_path, monkeypatch)
+    first = sweep(timed(napping_pid), {"seconds": [0.1]}, cache=cached, key="nap")
+    served = sweep(timed(fails_at_two), {"seconds": [0.1]}, cache=cached, key="nap")  # fn never called
+    assert served == first and served[0][1] >= 0.1  # the stored seconds, not those of a cache read
+
+
 # ----------------------------------------------------------------------------------------------
 # On a real two-process cluster
 # ----------------------------------------------------------------------------------------------
@@ -174,6 +199,12 @@ def test_cluster_results_equal_in_process_bit_for_bit(client):
     pids = client.run(os.getpid)
     assert len(set(pids.values()) - {os.getpid()}) == 2  # two worker processes, not this one
     assert same_bits(sweep(fit, POINTS, client=False), on_cluster)
+
+
+def test_timed_measures_on_the_worker(client):
+    pids = set(client.run(os.getpid).values())
+    out = sweep(timed(napping_pid), {"seconds": [0.2, 0.2]}, client=client, timeout=60)
+    assert {pid for pid, _ in out} <= pids and all(0.2 <= s < 5 for _, s in out)
 
 
 def test_nested_sweeps_and_errors_on_the_cluster(client):

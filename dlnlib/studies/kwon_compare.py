@@ -9,6 +9,10 @@ error on factorisation is :func:`dlnlib.theory.recursion_recovery_error`; batche
 are stacked with :func:`dlnlib.batching.stack_nets`; first crossings of a level are
 :func:`dlnlib.metrics.first_crossing`.
 
+Sweep points (module-level, so they pickle to Dask workers; mapped with :func:`dlnlib.sweep.sweep` and
+:class:`dlnlib.sweep.timed` by notebooks 10 and 11): :func:`preset_orig_vs_comp`, :func:`preset_altmin` and
+:func:`preset_timing` run one preset (a dict of the notebooks' ``PRESETS``) on :func:`preset_problem`.
+
 Readers of the figures: :func:`violations` (C-DLN above the original), :func:`increases` (monotonicity),
 :func:`top_vector_similarity` (Fig. 3), :func:`altmin_curve` (Fig. 6). Plots: :func:`plot_curves`,
 :func:`plot_iter_time`.
@@ -16,6 +20,7 @@ Readers of the figures: :func:`violations` (C-DLN above the original), :func:`in
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -25,7 +30,7 @@ import torch
 
 from .._util import Tensor
 from ..networks import DLN, cdln, wide_dln
-from ..problems import Completion, Problem
+from ..problems import Completion, Problem, make_problem, rescale_step
 from ..report.style import COLORS
 from ..optim import GD
 from ..recorders import History
@@ -332,6 +337,56 @@ def time_to_tol(problem: Problem, *, depth: int, eps: float, eta: float, alpha: 
     return [TimingRow("DLN" if name == "orig" else "C-DLN", problem.shape[0], c.setup_s, c.train_s,
                       c.stop_iteration if c.stop_iteration >= 0 else iterations, c.stop_iteration >= 0,
                       float(c["recovery_error"][-1])) for name, c in curves.items()]
+
+
+# ----------------------------------------------------------------------------------------------
+# Sweep points: one preset of notebooks 10 and 11
+# ----------------------------------------------------------------------------------------------
+
+
+def preset_problem(pre: dict, kind: str | None = None, seed: int = 0) -> Problem:
+    """The [K] synthetic problem of preset ``pre``: :func:`dlnlib.problems.make_problem` of ``kind`` (default
+    ``pre["kind"]``), size ``pre["d"]``, rank ``pre["r"]``, and for completion ``pre["p"]`` and ``pre["mask"]``
+    (default ``"bernoulli"``); target seed ``seed``, mask seed ``seed + 1``.
+
+    >>> preset_problem({"d": 6, "r": 2, "p": 0.5, "mask": "exact"}, "mc").n_observed.item()
+    18.0
+    """
+    return make_problem(kind or pre["kind"], pre["d"], pre["r"], p=pre.get("p"), mask=pre.get("mask", "bernoulli"),
+                        seed=seed)
+
+
+def preset_orig_vs_comp(pre: dict, kind: str, depth: int, methods: Sequence[str] = ("orig", "comp"),
+                        record: Sequence[str] = (), scale_outer: bool = True, seed: int = 0) -> dict[str, Curve]:
+    """:func:`orig_vs_comp` on :func:`preset_problem` ``(pre, kind, seed)`` at ``depth``, with the preset's ``eps``,
+    ``eta``, ``alpha``, ``r_hat``, ``T`` iterations, ``record`` points and ``tol``; the original's init seed is
+    ``seed + 2``, ``comp_scale_outer=scale_outer``, the stop checked every 10th step. ``{method: Curve}``.
+    """
+    return orig_vs_comp(preset_problem(pre, kind, seed), depth=depth, eps=pre["eps"], eta=pre["eta"],
+                        alpha=pre["alpha"], r_hat=pre["r_hat"], iterations=pre["T"], record_at=pre["record"],
+                        seed=seed + 2, tol=pre["tol"], comp_scale_outer=scale_outer, methods=methods, record=record,
+                        check_every=10)
+
+
+def preset_altmin(pre: dict, seed: int = 0) -> Curve:
+    """:func:`altmin_curve` on :func:`preset_problem` ``(pre, seed=seed)`` (completion) with rank ``pre["r_hat"]``
+    and ``pre["altmin_iters"]`` iterations."""
+    return altmin_curve(preset_problem(pre, seed=seed), pre["r_hat"], pre["altmin_iters"])
+
+
+def preset_timing(pre: dict, d: int) -> list[TimingRow]:
+    """[K] Table 3 at size ``d``: :func:`time_to_tol` of both methods on :func:`dlnlib.problems.make_problem`
+    ``("mc", d, pre["r"], p=pre["p"], mask=pre["mask"])`` (seed 0; the original's init seed 2, the stop checked
+    every 10th step), at depth ``pre["L"]`` with the preset's ``eps``, ``alpha``, ``r_hat``, ``T`` and ``tol``.
+
+    The step is the same effective step at every ``d``: ``η = eta_eff·d²``, i.e. ``η/d² = pre["eta_eff"]``
+    (:func:`dlnlib.problems.rescale_step` of ``eta_eff`` from the summed to the ``"mean"`` normalisation, conventions
+    §1.4).
+    """
+    prob = make_problem("mc", d, pre["r"], p=pre["p"], mask=pre["mask"])
+    eta = rescale_step(pre["eta_eff"], dataclasses.replace(prob, normalisation="sum"), "mean")
+    return time_to_tol(prob, depth=pre["L"], eps=pre["eps"], eta=eta, alpha=pre["alpha"], r_hat=pre["r_hat"],
+                       iterations=pre["T"], tol=pre["tol"], seed=2, check_every=10)
 
 
 # ----------------------------------------------------------------------------------------------
