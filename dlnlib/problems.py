@@ -561,6 +561,19 @@ def make_problem(kind: str, d: int, r: int, *, p: float | None = None, m: int | 
     raise ValueError(f"kind must be 'mf', 'mc' or 'ms', got {kind!r}.")
 
 
+def problem_kind(problem: Problem) -> str:
+    """The ``kind`` of :func:`make_problem` that ``problem`` is: ``"mf"`` (factorisation), ``"mc"`` (completion) or
+    ``"ms"`` (sensing, blocked sensing included), whatever its normalisation.
+
+    >>> problem_kind(make_problem("mc", 4, 1, p=0.5)), problem_kind(make_problem("ms", 4, 1, m=8))
+    ('mc', 'ms')
+    """
+    for cls, kind in ((Factorisation, "mf"), (Completion, "mc"), (Sensing, "ms")):
+        if isinstance(problem, cls):
+            return kind
+    raise TypeError(f"problem must be a Factorisation, Completion or Sensing, got {type(problem).__name__}.")
+
+
 @dataclass(frozen=True, eq=False)
 class BlockedSensing(Sensing):
     """:class:`Sensing` whose loss and gradient read the measurement operator once per evaluation.

@@ -53,8 +53,8 @@ _RING = 256
 _BLOCK_S = 5e-3
 """Target seconds of steps between two reads of the ring (the per-block work, ~50 µs, is then ~1 % of them)."""
 _WINDOW = 16
-"""With ``tol`` (or ``"flag"``) and the default ``check_every``, the loss is computed every ``_WINDOW`` steps (and at
-the recorded and the last iterations); a window whose last loss qualifies is re-run with every step's loss."""
+"""With the default ``check_every`` on the fused engine, the loss is computed every ``_WINDOW`` steps (and at the
+recorded and the last iterations); a window whose last loss qualifies is re-run with every step's loss."""
 _REPACK = 0.125
 """Repack a batch once this fraction of its working members (at least one) has stopped and been frozen."""
 DIVERGENCE_FACTOR = {"gd": 1e10, "momentum": 1e6, "adam": 1e6}

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 import dlnlib as dl
+from dlnlib.problems import problem_kind
 from dlnlib.report import OKABE_ITO, Session, use_style
 from dlnlib.studies.kwon_cor1 import cor1_grid, cor1_point, lemma1, lemma1_instances, separated_targets
 from dlnlib.studies.kwon_thm1 import cdln_beyond_mf, grid, regrade, thm1_grid
@@ -204,9 +205,8 @@ probs = {"MF": dl.Factorisation(Mb),
          "MC": dl.Completion(Mb, dl.bernoulli_mask(Bz["d"], Bz["d"], Bz["p"], seed=13, batch=(Bz["B"],)), "observed")}
 pts = [dict(problem=prob, r=Bz["r"], r_hat=2 * Bz["r"], depth=Bz["depth"], eps=Bz["eps"],
             eta=eta_sum / mf_equivalent_scale(prob), T=T_b) for prob in probs.values()]
-KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
 beyond = dict(zip(probs, sweep(cdln_beyond_mf, pts, key="kwon-thm1-beyond", cache=nb.cached_by(
-    lambda p: dict(Bz, problem=KIND[type(p["problem"])], T=T_b)))))
+    lambda p: dict(Bz, problem=problem_kind(p["problem"]).upper(), T=T_b)))))
 for name, b in beyond.items():
     print(f"{name}: off-diagonal mass max {b.offdiag.max():.2e}, final {b.offdiag[-1].max():.2e}; "
           f"σ deviation from the MF recursion max {b.sv_dev.max():.2e}, final {b.sv_dev[-1].max():.2e}; "

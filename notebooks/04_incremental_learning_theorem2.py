@@ -52,6 +52,7 @@ import torch
 import dlnlib as dl
 from dlnlib.report import COLORS, OKABE_ITO, Session, use_style
 from dlnlib.metrics import first_crossing
+from dlnlib.problems import problem_kind
 from dlnlib.studies.kwon_assumption1 import assumption1
 from dlnlib.studies.kwon_cor1 import kwon_targets, separated_targets
 from dlnlib.studies.kwon_thm2 import (convergence_order, flow_gap, ordering_point, ordering_violations,
@@ -140,8 +141,7 @@ pts = [dict(problem=pr, r=e_["r"], r_hat=e_["r_hat"], depth=e_["depth"], eps=e_[
             eta=e_["eta_sum"] / mf_equivalent_scale(pr), T=T_e, record_at=e_["record"], seed=e_["seed"],
             alphas=[] if name == "MS" else e_["alphas"])  # α > 1 on MF and MC only (sensing is the expensive operator)
        for name, pr in ext_probs.items()]
-KIND = {dl.Factorisation: "MF", dl.Sensing: "MS", dl.Completion: "MC"}  # a point's problem, as named in its cache key
-ext_cache = nb.cached_by(lambda p: dict(e_, T=T_e, problem=KIND[type(p["problem"])]))
+ext_cache = nb.cached_by(lambda p: dict(e_, T=T_e, problem=problem_kind(p["problem"]).upper()))
 ext = dict(zip(ext_probs, sweep(ordering_point, pts, key="kwon-thm2-ext", cache=ext_cache)))
 ext_rows = {}
 for name, x in ext.items():

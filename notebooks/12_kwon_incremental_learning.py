@@ -76,7 +76,7 @@ import torch
 import dlnlib as dl
 from dlnlib.report import Session, use_style
 from dlnlib.batching import stack_nets
-from dlnlib.problems import BlockedSensing
+from dlnlib.problems import BlockedSensing, problem_kind
 from dlnlib.studies import kwon_incremental as ki
 from dlnlib.studies.kwon_assumption1 import incremental_times
 from dlnlib.sweep import sweep
@@ -155,8 +155,8 @@ t0 = time.perf_counter()
 grid = [(kind, rk) for kind in ("mf", "mc") for rk in ("r5", "r10")]
 pts = [dict(problem=problem_of(kind, rk), orig=orig_net(), r=P["ranks"][rk], depth=L, eps=eps, alpha=P["alpha"][kind],
             eta=P["eta"], iterations=P["iterations"][kind], record_at=P["record_at"], tol=P["tol"]) for kind, rk in grid]
-KIND, RK = {dl.Factorisation: "mf", dl.Completion: "mc"}, {r: rk for rk, r in P["ranks"].items()}
-kind_rk = lambda p: (KIND[type(p["problem"])], RK[p["r"]])  # a point's (kind, rk), as cached
+RK = {r: rk for rk, r in P["ranks"].items()}
+kind_rk = lambda p: (problem_kind(p["problem"]), RK[p["r"]])  # a point's (kind, rk), as cached
 RUNS = dict(zip(grid, sweep(ki.orig_and_comp_point, pts, key="incremental", cache=nb.cached_by(
     lambda p: dict(P, kind=kind_rk(p)[0], rk=kind_rk(p)[1]),
     name_of=lambda key, p: "{}-{}-{}".format(key, *kind_rk(p))))))  # cached as incremental-<kind>-<rk>

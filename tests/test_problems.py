@@ -590,3 +590,13 @@ def test_sensing_without_target_bad_input():
         Sensing.from_measurements(A, torch.zeros(6, dtype=torch.float32))
     with pytest.raises(ValueError, match=r"A must have shape \(m, d_out, d_in\) with m, d_out, d_in >= 1"):
         Sensing.from_measurements(randn(6, 4), randn(6))
+
+
+def test_problem_kind_inverts_make_problem_and_refuses_other_problems():
+    from dlnlib.problems import make_problem, problem_kind
+
+    for kind, kw in (("mf", {}), ("mc", {"p": 0.5}), ("ms", {"m": 12})):
+        assert problem_kind(make_problem(kind, 5, 1, **kw)) == kind
+    X = torch.eye(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="problem must be a Factorisation, Completion or Sensing, got Regression"):
+        problem_kind(Regression(X, X))

@@ -375,15 +375,15 @@ def preset_altmin(pre: dict, seed: int = 0) -> Curve:
 
 
 def preset_timing(pre: dict, d: int) -> list[TimingRow]:
-    """[K] Table 3 at size ``d``: :func:`time_to_tol` of both methods on :func:`dlnlib.problems.make_problem`
-    ``("mc", d, pre["r"], p=pre["p"], mask=pre["mask"])`` (seed 0; the original's init seed 2, the stop checked
+    """[K] Table 3 at size ``d``: :func:`time_to_tol` of both methods on :func:`preset_problem` of completion at
+    size ``d`` (seed 0; the original's init seed 2, the stop checked
     every 10th step), at depth ``pre["L"]`` with the preset's ``eps``, ``alpha``, ``r_hat``, ``T`` and ``tol``.
 
     The step is the same effective step at every ``d``: ``η = eta_eff·d²``, i.e. ``η/d² = pre["eta_eff"]``
     (:func:`dlnlib.problems.rescale_step` of ``eta_eff`` from the summed to the ``"mean"`` normalisation, conventions
     §1.4).
     """
-    prob = make_problem("mc", d, pre["r"], p=pre["p"], mask=pre["mask"])
+    prob = preset_problem(dict(pre, d=d), "mc")
     eta = rescale_step(pre["eta_eff"], dataclasses.replace(prob, normalisation="sum"), "mean")
     return time_to_tol(prob, depth=pre["L"], eps=pre["eps"], eta=eta, alpha=pre["alpha"], r_hat=pre["r_hat"],
                        iterations=pre["T"], tol=pre["tol"], seed=2, check_every=10)

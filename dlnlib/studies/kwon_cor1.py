@@ -4,8 +4,8 @@ instances they are checked on (well-separated targets, the official code's targe
 Every check returns numbers; notebook 03 asserts on them. ``lemma1`` takes the singular-value map and pairing
 it compares (``svals=``, ``pair=``) and ``corollary1`` the recursion (``recursion=``), so a test can feed wrong
 ones and see the check fail. :func:`cor1_grid` lists notebook 03's Corollary 1 instances and :func:`cor1_point`
-checks one, to be mapped with :func:`dlnlib.sweep.sweep`. Conventions: float64; orientation ``E = W_L⋯W_1`` (conventions §1.2); Lemma 1 and
-Corollary 1 as in conventions §5, the recursion's ``p(0) = ε^L`` in §4.
+checks one, to be mapped with :func:`dlnlib.sweep.sweep`. Conventions: float64; orientation ``E = W_L⋯W_1``
+(conventions §1.2); Lemma 1 and Corollary 1 as in conventions §5, the recursion's ``p(0) = ε^L`` in §4.
 """
 
 from __future__ import annotations

@@ -143,7 +143,6 @@ def comp_errors(problem: Problem, r_hat: int, depth: int, eps: float, eta: float
     return h.iterations, np.asarray(h["recovery_error"]).reshape(len(h.iterations), n, B)
 
 
-
 def ordering_point(problem: Problem, r: int, r_hat: int, depth: int, eps: float, eta: float, T: int, *,
                    alphas: Sequence[float] = (), record_at=100, seed: int = 0) -> dict:
     """Theorem 2's ordering on one problem with targets ``(B, d, d)``: ``{"oc": orig_and_comp(...)}`` (α = 1) and
