@@ -81,3 +81,16 @@ def test_session_cache(figdir):
     for _ in range(2):
         assert S.cached("run", {"a": 1}, lambda: calls.append(1) or 5, study="dlnlib.theory") == 5
     assert len(calls) == 1 and list((figdir / "cache").glob("run-*.pkl"))
+
+
+def test_cached_by_keys_each_point_and_refuses_what_is_not_a_function(figdir, monkeypatch):
+    monkeypatch.delenv("DLN_CACHE", raising=False)
+    nb = Session("ci")
+    cache = nb.cached_by(lambda p: {"d": p["d"]}, name_of=lambda key, p: f"{key}-d{p['d']}")
+    calls = []
+    assert cache("run", {"d": 3, "M": object()}, lambda: calls.append(1) or 7) == 7
+    assert cache("run", {"d": 3, "M": object()}, lambda: calls.append(1) or 8) == 7 and calls == [1]  # a hit
+    with pytest.raises(TypeError, match="cached_by: params_of must be a function of a sweep point, got dict"):
+        nb.cached_by({"d": 3})
+    with pytest.raises(TypeError, match="cached_by: name_of must be a function of a sweep point, got str"):
+        nb.cached_by(lambda p: p, name_of="run")

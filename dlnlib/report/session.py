@@ -133,6 +133,9 @@ class Session:
         >>> nb.cached_by(lambda p: {}, name_of=lambda key, p: f"{key}-d{p['d']}")("run", {"d": 3}, None)
         ('run-d3', {})
         """
+        for arg, f in (("params_of", params_of), ("name_of", name_of)):
+            if not (callable(f) or (arg == "name_of" and f is None)):
+                raise TypeError(f"cached_by: {arg} must be a function of a sweep point, got {type(f).__name__}.")
         return lambda name, point, compute: self.cached(name if name_of is None else name_of(name, point),
                                                         params_of(point), compute, study=study)
 
