@@ -142,11 +142,11 @@ if rows:
 
 # %% [markdown]
 # ### Checks (Table 1 / Fig. 21)
-# The training-time ratio is asserted only when both runs take at least `TIME_RESOLVED_S` seconds: sub-second
-# runs (the ci preset) on a machine that runs two notebooks side by side measure the load more than the method.
+# Wall-clock claims are asserted at paper scale only, as in notebooks 10, 11 and 13: the ci preset's sub-second runs,
+# two notebooks side by side, measure the machine's load more than the method.
 
 # %%
-TIME_RESOLVED_S = 5.0
+ASSERT_TIME = scale == "paper"
 for arch, rs in rows.items():
     R = {r["kind"]: r for r in rs}
     lin, dln, cd = R["linear"], R["dln"], R["cdln"]
@@ -165,13 +165,12 @@ for arch, rs in rows.items():
             f"{'' if resolvable else '; not asserted: binomial s.e. of one run ≈ 1.5 points on 1,000 test images'})",
             gap, 1.0, assert_=resolvable)
     tr = cd["time_total"] / dln["time_total"]
-    timed_ok = min(cd["time_total"], dln["time_total"]) >= TIME_RESOLVED_S
     nb.check(f"kwon-fig21-{arch}-time", "kwon-fig21",
             f"{arch.upper()}: C-DLN trains faster than +DLN (total training-time ratio C-DLN/+DLN; "
             f"{cd['time_total']:.2f} s vs {dln['time_total']:.2f} s; paper's time-to-99% ratio "
             f"{'54.85/95.82 = 0.57' if arch == 'mlp' else '31.4/45.8 = 0.69'}; preset {PRESET}"
-            f"{'' if timed_ok else f'; not asserted: runs under {TIME_RESOLVED_S:g} s, wall-clock noise of a shared machine'})",
-            tr, 1.0, assert_=timed_ok)
+            f"{'' if ASSERT_TIME else '; not asserted at ci scale: wall-clock of sub-second runs'})", tr, 1.0,
+            assert_=ASSERT_TIME)
     t99r = cd["t99_mean"] / dln["t99_mean"]
     nb.check(f"kwon-tab1-{arch}-t99", "kwon-tab1",
             f"{arch.upper()}: time to 99% of the final accuracy, C-DLN/+DLN = {t99r:.2f} "
